@@ -1,0 +1,1 @@
+"""Neural networks on deltagrad Values: neurons, layers, MLPs, losses, optimisers, training."""
