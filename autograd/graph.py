@@ -42,11 +42,15 @@ def topological_order(root: Value) -> List[Value]:
 def _computed_nodes(root: Value) -> tuple:
     """The nodes with parents, in topological order, and the gradients they held before.
 
-    Every node's ``grad`` is set to 0 on the way, with the old values remembered, so that
-    backward can propagate this call's gradient alone and then add the old ones back.
+    Only computed nodes pass gradient on, so only they need care: each one's ``grad`` is
+    set to 0 on the way, its old value remembered, so that backward propagates this
+    call's gradient alone and then adds the old ones back.  Leaves (parameters, inputs)
+    only ever receive, so they are not even tracked: they simply accumulate.
     """
     order: List[Value] = []
     carried = []
+    if not root._prev:
+        return order, carried
     seen = {root}
     if root.grad:
         carried.append((root, root.grad))
@@ -56,14 +60,13 @@ def _computed_nodes(root: Value) -> tuple:
     while stack:
         node, parents = stack[-1]
         for p in parents:
-            if p not in seen:
+            if p._prev and p not in seen:
                 add(p)
                 if p.grad:
                     carried.append((p, p.grad))
                     p.grad = 0.0
-                if p._prev:
-                    push((p, iter(p._prev)))
-                    break
+                push((p, iter(p._prev)))
+                break
         else:
             pop()
             append(node)
@@ -72,7 +75,12 @@ def _computed_nodes(root: Value) -> tuple:
 
 def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
     """Apply the chain rule from ``root``: for each node, newest first,
-    ``parent.grad += ∂node/∂parent · node.grad``.  Gradients accumulate across calls."""
+    ``parent.grad += ∂node/∂parent · node.grad``.  Gradients accumulate across calls.
+
+    A node whose gradient is exactly 0 (a dead ReLU's, say) passes nothing on: its
+    parents' contributions are 0·(local derivative), which is 0 wherever the local
+    derivative is finite, and skipping them saves most of the work behind inactive units.
+    """
     if root.__class__ is not Value:
         raise TypeError(f"backward() needs a Value, got {type(root).__name__}")
     if grad.__class__ is not float:
@@ -86,14 +94,18 @@ def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
     gc.disable()
     try:
         order, carried = _computed_nodes(root)
+        if not order:  # a leaf: it only receives
+            root.grad += grad
+            return
         root.grad = grad
         if _modes.active and _modes._anomaly.get():
             _backward_checked(order)
         else:
             for node in reversed(order):
                 g = node.grad
-                for p, d in zip(node._prev, node._local):
-                    p.grad += d * g
+                if g:
+                    for p, d in zip(node._prev, node._local):
+                        p.grad += d * g
         for node, old in carried:
             node.grad += old
     finally:
@@ -106,6 +118,8 @@ def _backward_checked(order: List[Value]) -> None:
     isfinite = math.isfinite
     for node in reversed(order):
         g = node.grad
+        if not g:
+            continue
         for i, (p, d) in enumerate(zip(node._prev, node._local)):
             p.grad += d * g
             if not isfinite(p.grad):
