@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 from operator import mul as _mul
-from typing import Iterable, Optional, Sequence, Tuple, Union
+from typing import Iterable, Optional, Sequence, TextIO, Tuple, Union
 
 from . import modes as _modes
 from .ops import HELPERS, OPS, Op
@@ -107,6 +107,14 @@ class Value:
         """
         from .graph import backward
         backward(self, grad)
+
+    def explain(self, limit: Optional[int] = 40, file: Optional[TextIO] = None) -> None:
+        """Print how backward's chain rule gave each node of this graph its gradient.
+
+        See ``autograd.explain``; call it after ``backward()``.
+        """
+        from .explain import explain
+        explain(self, limit=limit, file=file)
 
     # arithmetic methods are installed below from the op table
 

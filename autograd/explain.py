@@ -1,0 +1,160 @@
+"""``explain``: the chain rule that ``backward`` just applied, written out with the numbers.
+
+For every node, newest first, its gradient is the sum over the nodes that use it of
+``consumer.grad × ∂consumer/∂node``.  Each term is one line, so a value used twice
+(``a + a``, ``a * a``, a weight feeding two neurons) visibly collects two terms.  The
+derivative rules printed next to the terms are the op table's own ``rule`` text.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Dict, List, Optional, TextIO, Tuple
+
+from .graph import topological_order
+from .ops import OPS
+from .value import Value
+
+__all__ = ["explain"]
+
+
+def _num(x: float) -> str:
+    """A short, readable number; non-finite values are spelled out so they cannot be missed."""
+    if math.isnan(x):
+        return "nan (not a number!)"
+    if math.isinf(x):
+        return ("+" if x > 0 else "-") + "inf (overflow!)"
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.6g}"
+
+
+def _names(order: List[Value]) -> Dict[Value, str]:
+    """A node's label, or ``n<i>`` for its position in the topological order (stable per graph)."""
+    return {v: (v.label or f"n{i}") for i, v in enumerate(order)}
+
+
+def _expression(node: Value, ps: List[str]) -> str:
+    """How ``node`` was computed from its parents ``ps`` (names or numbers), with the op's symbol."""
+    op = OPS[node.op]
+    if node.op == "dot":
+        n = len(ps) // 2
+        terms = [f"{t}·{o}" for t, o in zip(ps[:n], ps[n:2 * n])]
+        if len(ps) % 2:
+            terms.append(ps[-1])
+        return " + ".join(terms) or "0"
+    if node.op == "sum":
+        return "Σ(" + ", ".join(ps) + ")"
+    if op.arity == 2:
+        return f"{ps[0]} {op.symbol} {ps[1]}"
+    a = ps[0]
+    k = _num(node.arg) if node.arg is not None else "k"
+    if op.symbol == "^k":
+        return f"{a}^{k}"
+    if op.symbol == "k^":
+        return f"{k}^{a}"
+    if op.symbol == "−":
+        return f"−{a}"
+    if op.symbol == "|·|":
+        return f"|{a}|"
+    if node.arg is not None:
+        return f"{op.symbol}({a}, k={k})"
+    return f"{op.symbol}({a})"
+
+
+def _rule(consumer: Value, position: int) -> str:
+    """The part of the consumer's op-table rule that gives ∂consumer/∂(its operand at position)."""
+    op = OPS[consumer.op]
+    parts = op.rule.split(", ")
+    if consumer.op == "dot" and len(parts) == 3:
+        n = len(consumer.parents) // 2
+        part = parts[0] if position < n else parts[1] if position < 2 * n else parts[2]
+    elif op.arity == 2 and len(parts) == 2:
+        part = parts[position]
+    else:
+        part = op.rule
+    return part if part.startswith(op.symbol + ":") else f"{op.symbol}: {part}"
+
+
+def _check(root: Value) -> None:
+    if root.__class__ is not Value:
+        raise TypeError(f"explain() needs a Value, got {type(root).__name__}")
+    name = repr(root.label) if root.label else "this value"
+    if root.is_leaf:
+        raise ValueError(
+            f"explain: {name} has no recorded operation, so there is no chain rule to show. "
+            "It is either a number you made (an input or parameter) or it was computed under "
+            "no_grad(), which records no graph; compute it outside no_grad() and call backward().")
+    if root.grad == 0.0:
+        raise ValueError(
+            f"explain: the gradient of {name} is 0, so nothing has been propagated yet; "
+            "call .backward() on it first.")
+
+
+def _entry(node: Value, names: Dict[Value, str], start: bool,
+           uses: List[Tuple[Value, int]]) -> List[str]:
+    name = names[node]
+    if node.op in ("", "const"):
+        kind = "constant" if node.op == "const" else "leaf"
+        head = f"{name} = {_num(node.data)}  ({kind})"
+    else:
+        head = f"{name} = {_expression(node, [names[p] for p in node.parents])}"
+        if len(node.parents) <= 4 * 2 + 1:
+            head += " = " + _expression(node, [_num(p.data) for p in node.parents])
+        head += f" = {_num(node.data)}"
+    lines = [head]
+    if start:
+        lines.append(f"    {name}.grad = {_num(node.grad)}  (where backward starts: ∂{name}/∂{name})")
+        return lines
+    total = 0.0
+    shown = []
+    for consumer, pos in uses:
+        c = names[consumer]
+        local = consumer.local_grads[pos]
+        term = consumer.grad * local
+        total += term
+        shown.append(term)
+        left = f"{c}.grad × ∂{c}/∂{name} = {_num(consumer.grad)} × {_num(local)} = {_num(term)}"
+        lines.append(f"    {left:<48}  [{_rule(consumer, pos)}]")
+    summed = " + ".join(_num(t) for t in shown) + " = " if len(shown) > 1 else ""
+    lines.append(f"    {name}.grad = {summed}{_num(total)}")
+    same = total == node.grad or (math.isnan(total) and math.isnan(node.grad))
+    if not same:
+        lines.append(f"    (but {name}.grad holds {_num(node.grad)}: it also collected gradient from "
+                     "uses outside this graph or from earlier backward calls)")
+    return lines
+
+
+def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = None) -> None:
+    """Print, after ``root.backward()``, how the chain rule gave every node its gradient.
+
+    Nodes come newest first (reverse topological order), each with its gradient written
+    as Σ over its consumers of ``consumer.grad × ∂consumer/∂node``, one line per term,
+    with numbers and the op table's rule.  Unlabelled nodes are called ``n<i>``, their
+    index in ``topological_order(root)``.  At most ``limit`` nodes are shown (``None``:
+    all), then a ``... N more nodes`` line.  Output goes to ``file`` (default stdout).
+    """
+    _check(root)
+    if limit is not None and (limit.__class__ is bool or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"explain: limit must be a positive int or None, got {limit!r}")
+    order = topological_order(root)
+    names = _names(order)
+    uses: Dict[Value, List[Tuple[Value, int]]] = {v: [] for v in order}
+    newest_first = order[::-1]
+    for node in newest_first:  # backward's own accumulation order, so the sums match exactly
+        for pos, p in enumerate(node.parents):
+            uses[p].append((node, pos))
+    shown = newest_first if limit is None else newest_first[:limit]
+    rname = names[root]
+    out = [f"Chain rule from {rname} = {_num(root.data)} back to its inputs "
+           f"({len(order)} nodes, newest first).",
+           "Each node's grad = Σ over the nodes that use it of consumer.grad × ∂consumer/∂node.",
+           ""]
+    for node in shown:
+        out.extend(_entry(node, names, node is root, uses[node]))
+    hidden = len(order) - len(shown)
+    if hidden:
+        out.append(f"... {hidden} more node{'s' if hidden != 1 else ''} "
+                   f"(pass limit={len(order)} or limit=None to see all)")
+    print("\n".join(out), file=sys.stdout if file is None else file)
