@@ -24,7 +24,7 @@ def _num(x: float) -> str:
     if math.isnan(x):
         return "nan (not a number!)"
     if math.isinf(x):
-        return ("+" if x > 0 else "-") + "inf (overflow!)"
+        return ("+" if x > 0 else "-") + "inf (not finite!)"
     if x == int(x) and abs(x) < 1e15:
         return str(int(x))
     return f"{x:.6g}"
@@ -112,10 +112,13 @@ def _entry(node: Value, names: Dict[Value, str], start: bool,
     for consumer, pos in uses:
         c = names[consumer]
         local = consumer.local_grads[pos]
-        term = consumer.grad * local
+        # As in backward, a consumer whose grad is exactly 0 passes nothing on (even ×inf).
+        term = consumer.grad * local if consumer.grad else 0.0
         total += term
         shown.append(term)
         left = f"{c}.grad × ∂{c}/∂{name} = {_num(consumer.grad)} × {_num(local)} = {_num(term)}"
+        if not consumer.grad and not math.isfinite(local):
+            left += " (a zero grad passes nothing on)"
         lines.append(f"    {left:<48}  [{_rule(consumer, pos)}]")
     summed = " + ".join(_num(t) for t in shown) + " = " if len(shown) > 1 else ""
     lines.append(f"    {name}.grad = {summed}{_num(total)}")

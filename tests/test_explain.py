@@ -166,13 +166,26 @@ def test_gradient_from_outside_the_graph_is_pointed_out():
 
 
 def test_non_finite_values_are_spelled_out():
-    x = Value(0.0, "x")
-    y = x.sqrt()  # ∂√x/∂x is +inf at 0
-    z = y * 0.0
+    x = Value(math.inf, "x")
+    z = x * 0.0  # inf·0 is nan; ∂z/∂(the constant 0) = x = inf
     z.label = "z"
     z.backward()
     text = text_of(z)
-    assert "nan (not a number!)" in text and "inf (overflow!)" in text
+    assert "z = x × n1 = +inf (not finite!) × 0 = nan (not a number!)" in text
+    assert "n1.grad = +inf (not finite!)" in text
+
+
+def test_a_zero_gradient_passes_nothing_on_even_times_infinity():
+    # √x at 0 has an infinite slope, but nothing flows into it (z = √x · 0), so backward
+    # adds nothing to x.grad; explain shows the same 0, not 0·inf = nan.
+    x = Value(0.0, "x")
+    y = x.sqrt()
+    y.label = "y"
+    z = y * 0.0
+    z.backward()
+    text = text_of(z)
+    assert "y.grad × ∂y/∂x = 0 × +inf (not finite!) = 0 (a zero grad passes nothing on)" in text
+    assert x.grad == 0.0 and blocks(text)["x"]["total"] == 0.0
 
 
 def test_value_method_delegates_and_prints_to_stdout(capsys):
