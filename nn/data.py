@@ -1,0 +1,220 @@
+"""Small 2-D data sets for classification, in pure Python.
+
+Every generator returns ``(X, y)``: ``X`` a list of ``[x1, x2]`` float lists, ``y`` a
+list of labels, one per point, in shuffled order.  Each draws from its own
+``random.Random(seed)``, so a seed makes the data reproducible and the global
+``random`` state is never touched (``seed=None`` draws fresh data each call).
+
+Binary sets (moons, circles, xor) give labels 0/1 by default, as ``bce_with_logits``
+wants; ``labels="pm1"`` gives −1/+1 instead, as ``hinge`` (and micrograd's demo) wants.
+Multi-class sets (spirals, blobs) give integer classes 0..k−1, for ``cross_entropy``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import random
+from typing import List, Optional, Sequence, Tuple, TypeVar, Union
+
+__all__ = ["make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs",
+           "train_test_split"]
+
+Dataset = Tuple[List[List[float]], List[int]]
+T = TypeVar("T")
+L = TypeVar("L")
+
+
+def _int(x: object, what: str, minimum: int) -> int:
+    if x.__class__ is bool or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{what} must be an int, got {type(x).__name__}: {x!r}")
+    if x < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {x!r}")
+    return int(x)
+
+
+def _real(x: object, what: str, minimum: float = 0.0) -> float:
+    if x.__class__ is bool or not isinstance(x, numbers.Real):
+        raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r}")
+    x = float(x)
+    if not math.isfinite(x) or x < minimum:
+        raise ValueError(f"{what} must be a finite number >= {minimum}, got {x!r}")
+    return x
+
+
+def _rng(seed: Optional[int], who: str) -> random.Random:
+    if seed is not None and (seed.__class__ is bool or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"{who}: seed must be an int or None, got {type(seed).__name__}: {seed!r}")
+    return random.Random(seed)
+
+
+def _binary_labels(y: List[int], labels: str, who: str) -> List[int]:
+    if labels == "01":
+        return y
+    if labels == "pm1":
+        return [2 * v - 1 for v in y]
+    raise ValueError(f"{who}: labels must be '01' (0/1, for bce_with_logits) or 'pm1' "
+                     f"(-1/+1, for hinge), got {labels!r}")
+
+
+def _shuffled(points: List[List[float]], y: List[int], rng: random.Random) -> Dataset:
+    order = list(range(len(y)))
+    rng.shuffle(order)
+    return [points[i] for i in order], [y[i] for i in order]
+
+
+def make_moons(n_samples: int = 100, noise: float = 0.1, seed: Optional[int] = None,
+               labels: str = "01") -> Dataset:
+    """Two interleaving half circles (scikit-learn's moons): the upper one is class 0,
+    the lower one, shifted right and down, class 1.  ``noise`` is the standard deviation
+    of Gaussian noise added to each coordinate."""
+    n = _int(n_samples, "make_moons n_samples", 2)
+    noise = _real(noise, "make_moons noise")
+    rng = _rng(seed, "make_moons")
+    n_upper = n // 2
+    n_lower = n - n_upper
+    points, y = [], []
+    for i in range(n_upper):
+        t = math.pi * i / max(n_upper - 1, 1)
+        points.append([math.cos(t), math.sin(t)])
+        y.append(0)
+    for i in range(n_lower):
+        t = math.pi * i / max(n_lower - 1, 1)
+        points.append([1.0 - math.cos(t), 0.5 - math.sin(t)])
+        y.append(1)
+    if noise:
+        points = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in points]
+    X, y = _shuffled(points, y, rng)
+    return X, _binary_labels(y, labels, "make_moons")
+
+
+def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
+                 seed: Optional[int] = None, labels: str = "01") -> Dataset:
+    """A circle of radius 1 (class 0) around a circle of radius ``factor`` (class 1),
+    with Gaussian noise of standard deviation ``noise`` on each coordinate."""
+    n = _int(n_samples, "make_circles n_samples", 2)
+    noise = _real(noise, "make_circles noise")
+    factor = _real(factor, "make_circles factor")
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"make_circles: factor (inner radius / outer radius) must be in (0, 1), "
+                         f"got {factor!r}")
+    rng = _rng(seed, "make_circles")
+    n_outer = n // 2
+    n_inner = n - n_outer
+    points, y = [], []
+    for count, radius, label in ((n_outer, 1.0, 0), (n_inner, factor, 1)):
+        for i in range(count):
+            t = 2.0 * math.pi * i / count
+            points.append([radius * math.cos(t), radius * math.sin(t)])
+            y.append(label)
+    if noise:
+        points = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in points]
+    X, y = _shuffled(points, y, rng)
+    return X, _binary_labels(y, labels, "make_circles")
+
+
+def make_xor(n_samples: int = 100, noise: float = 0.1, seed: Optional[int] = None,
+             labels: str = "01") -> Dataset:
+    """Four clusters at (±1, ±1): class 1 where the signs differ (x1 XOR x2), class 0
+    where they agree.  Points are dealt to the corners in turn, so the classes are
+    balanced; ``noise`` is the clusters' standard deviation.  The label is the corner's,
+    so with large noise a point may sit in another class's quadrant."""
+    n = _int(n_samples, "make_xor n_samples", 4)
+    noise = _real(noise, "make_xor noise")
+    rng = _rng(seed, "make_xor")
+    corners = ((1.0, 1.0, 0), (-1.0, 1.0, 1), (-1.0, -1.0, 0), (1.0, -1.0, 1))
+    points, y = [], []
+    for i in range(n):
+        a, b, label = corners[i % 4]
+        points.append([a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)])
+        y.append(label)
+    X, y = _shuffled(points, y, rng)
+    return X, _binary_labels(y, labels, "make_xor")
+
+
+def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
+                 seed: Optional[int] = None) -> Dataset:
+    """``n_classes`` interleaved spiral arms from near the origin out to radius 1 (the
+    CS231n spirals), labels 0..n_classes−1.  Each arm turns through 4 radians; ``noise`` is the
+    standard deviation of Gaussian noise on the angle, in radians."""
+    n = _int(n_samples, "make_spirals n_samples", 1)
+    k = _int(n_classes, "make_spirals n_classes", 2)
+    if n < k:
+        raise ValueError(f"make_spirals: n_samples ({n}) must be at least n_classes ({k})")
+    noise = _real(noise, "make_spirals noise")
+    rng = _rng(seed, "make_spirals")
+    points, y = [], []
+    for c in range(k):
+        count = n // k + (1 if c < n % k else 0)
+        for i in range(count):
+            r = (i + 1) / count
+            t = 4.0 * (c + r) + rng.gauss(0.0, noise)
+            points.append([r * math.sin(t), r * math.cos(t)])
+            y.append(c)
+    return _shuffled(points, y, rng)
+
+
+def make_blobs(n_samples: int = 100, centers: Union[int, Sequence[Sequence[float]]] = 3,
+               std: float = 0.5, seed: Optional[int] = None) -> Dataset:
+    """Gaussian clusters, one class per centre (labels 0..k−1), with standard deviation
+    ``std``.  ``centers`` is a list of ``[x1, x2]`` points, or a count k that places k
+    centres evenly on a circle of radius 2 around the origin."""
+    n = _int(n_samples, "make_blobs n_samples", 1)
+    std = _real(std, "make_blobs std")
+    if isinstance(centers, numbers.Integral) and centers.__class__ is not bool:
+        k = _int(centers, "make_blobs centers", 1)
+        where = [[2.0 * math.cos(2.0 * math.pi * c / k), 2.0 * math.sin(2.0 * math.pi * c / k)]
+                 for c in range(k)]
+    else:
+        try:
+            where = [[float(a), float(b)] for a, b in centers]  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise TypeError("make_blobs: centers must be an int or a list of [x1, x2] points, "
+                            f"got {centers!r}") from None
+        if not where:
+            raise ValueError("make_blobs: centers is an empty list")
+        if not all(math.isfinite(v) for c in where for v in c):
+            raise ValueError(f"make_blobs: centers must be finite, got {centers!r}")
+    if n < len(where):
+        raise ValueError(f"make_blobs: n_samples ({n}) must be at least the number of "
+                         f"centers ({len(where)})")
+    rng = _rng(seed, "make_blobs")
+    points, y = [], []
+    for i in range(n):
+        c = i % len(where)
+        a, b = where[c]
+        points.append([a + rng.gauss(0.0, std), b + rng.gauss(0.0, std)])
+        y.append(c)
+    return _shuffled(points, y, rng)
+
+
+def train_test_split(X: Sequence[T], y: Sequence[L], test_size: Union[float, int] = 0.25,
+                     seed: Optional[int] = None) -> Tuple[List[T], List[T], List[L], List[L]]:
+    """Shuffle and split into ``X_train, X_test, y_train, y_test`` (scikit-learn's order).
+
+    ``test_size`` is a fraction in (0, 1) (the test set gets ⌈fraction·n⌉ samples) or a
+    count of test samples.  Both parts keep at least one sample.
+    """
+    X, y = list(X), list(y)
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"train_test_split: X has {n} samples but y has {len(y)}")
+    if n < 2:
+        raise ValueError(f"train_test_split: need at least 2 samples to split, got {n}")
+    if test_size.__class__ is bool or not isinstance(test_size, numbers.Real):
+        raise TypeError(f"train_test_split: test_size must be a fraction or a count, got "
+                        f"{type(test_size).__name__}: {test_size!r}")
+    if isinstance(test_size, numbers.Integral):
+        n_test = int(test_size)
+    else:
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"train_test_split: a fractional test_size must be in (0, 1), "
+                             f"got {test_size!r}")
+        n_test = math.ceil(test_size * n)
+    if not 1 <= n_test <= n - 1:
+        raise ValueError(f"train_test_split: test_size={test_size!r} leaves {n_test} of {n} samples "
+                         "for testing; both parts need at least one")
+    order = list(range(n))
+    _rng(seed, "train_test_split").shuffle(order)
+    test, train = order[:n_test], order[n_test:]
+    return [X[i] for i in train], [X[i] for i in test], [y[i] for i in train], [y[i] for i in test]
