@@ -1,0 +1,131 @@
+"""``deltagrad train`` and ``deltagrad predict``, run in-process through ``nn.cli.main``."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+import nn
+from nn.cli import main
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_defaults_train_micrograds_demo_to_100_percent(capsys, tmp_path):
+    path = tmp_path / "moons.json"
+    status, out, err = run(capsys, "train", "--save", str(path))
+    assert status == 0
+    assert "moons, 100 samples" in out and "MLP 2-16-16-1" in out
+    assert "hinge + 0.0001·Σθ²" in out and "sgd lr 1 -> 0.1" in out and "100 epochs, full batch" in out
+    assert "training accuracy 100.0% (100/100)" in out
+    assert "epoch 100/100" in err  # progress goes to stderr
+    model = nn.load(path)
+    assert model.nouts == [16, 16, 1]
+    # the saved model separates the data it was trained on, as the CLI reported
+    X, y = nn.data.make_moons(100, noise=0.1, seed=1337, labels="pm1")
+    assert nn.evaluate(model, X, y, loss="hinge")[1] == 1.0
+
+
+def test_save_then_predict_round_trip(capsys, tmp_path):
+    path = tmp_path / "m.json"
+    assert run(capsys, "train", "--epochs", "3", "--layers", "4", "--quiet", "--save", str(path))[0] == 0
+    model = nn.load(path)
+    points = [[0.5, 0.2], [-1.0, 0.25]]
+    status, out, err = run(capsys, "predict", "--model", str(path), "0.5,0.2", "--", "-1,0.25")
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert len(lines) == 2
+    for line, x in zip(lines, points):
+        score = model(x).data
+        match = re.search(r"output (\S+)  class ([+-]1)$", line)
+        assert float(match.group(1)) == pytest.approx(score, abs=5e-7)
+        assert match.group(2) == ("+1" if score > 0 else "-1")
+
+
+def test_predict_with_several_outputs_prints_the_argmax_class(capsys, tmp_path):
+    path = tmp_path / "spirals.json"
+    argv = ["train", "--dataset", "spirals", "--samples", "30", "--layers", "6", "--optimizer", "adam",
+            "--epochs", "5", "--quiet", "--save", str(path)]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0 and "cross_entropy" in out and "MLP 2-6-3" in out
+    model = nn.load(path)
+    logits = [v.data for v in model([0.1, 0.9])]
+    status, out, _ = run(capsys, "predict", "--model", str(path), "0.1,0.9")
+    assert status == 0
+    assert f"class {logits.index(max(logits))} (p=" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["--dataset", "circles", "--loss", "bce_with_logits", "--optimizer", "adam", "--epochs", "5"],
+    ["--dataset", "xor", "--loss", "mse", "--batch-size", "10", "--epochs", "2", "--activation", "tanh"],
+    ["--dataset", "blobs", "--classes", "4", "--noise", "0.3", "--epochs", "2", "--init", "he"],
+    ["--dataset", "moons", "--loss", "cross_entropy", "--epochs", "2", "--layers", "none", "--l2", "0"],
+])
+def test_other_recipes_run(capsys, argv):
+    status, out, err = run(capsys, "train", "--samples", "40", "--quiet", *argv)
+    assert status == 0, err
+    assert re.search(r"training accuracy \d+\.\d% \(\d+/40\)", out)
+    assert err == ""
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["train", "--samples", "0"], "--samples: expected a positive integer"),
+    (["train", "--layers", "16,x"], "--layers: expected hidden layer sizes"),
+    (["train", "--dataset", "mnist"], "invalid choice"),
+    (["train", "--lr", "-1"], "--lr: expected a finite number >= 0"),
+    (["train", "--dataset", "spirals", "--loss", "hinge"], "use --loss cross_entropy"),
+    (["train", "--dataset", "blobs", "--classes", "1"], "--classes must be at least 2"),
+    (["train", "--save", "/no/such/folder/m.json"], "does not exist"),
+    (["predict", "--model", "/no/such/file.json", "1,2"], "No such file"),
+    (["predict"], "required"),
+])
+def test_bad_options_exit_2_with_one_line(capsys, argv, text):
+    try:
+        status = main(argv)
+    except SystemExit as e:  # argparse's own errors
+        status = e.code
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert text in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content, text", [
+    ("", "empty"),
+    ('{"format": "deltagrad-mlp", "version": 1, "architec', "not valid JSON"),
+    ("hello", "not valid JSON"),
+    (json.dumps({"format": "deltagrad-mlp", "version": 99}), "version"),
+])
+def test_predict_with_bad_model_files(capsys, tmp_path, content, text):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    status, out, err = run(capsys, "predict", "--model", str(path), "1,2")
+    assert status == 2 and out == ""
+    assert text in err and str(path) in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("point, text", [
+    ("1,2,3", "has 3 numbers but the model takes 2 inputs"),
+    ("a,b", "not comma-separated numbers"),
+    ("1,nan", "finite"),
+])
+def test_predict_with_bad_points(capsys, tmp_path, point, text):
+    path = tmp_path / "m.json"
+    nn.MLP(2, [1], seed=0).save(path)
+    status, _, err = run(capsys, "predict", "--model", str(path), point)
+    assert status == 2 and text in err and err.count("\n") == 1
+
+
+def test_python_dash_m_nn_train(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "nn", "train", "--epochs", "2", "--samples", "20",
+                             "--layers", "4"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "training accuracy" in result.stdout
+    assert "epoch 2/2" in result.stderr and "\r" not in result.stderr  # a pipe: plain lines
