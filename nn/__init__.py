@@ -1,1 +1,20 @@
 """Neural networks on deltagrad Values: neurons, layers, MLPs, losses, optimisers, training."""
+
+from .io import load
+from .losses import LOSSES, bce_with_logits, cross_entropy, hinge, mse
+from .manual import ManualResult, manual_backprop
+from .module import MLP, Layer, Module, Neuron, Trace
+from . import data, optim
+from .optim import (
+    SGD, Adam, CosineDecay, ExponentialDecay, LinearDecay, StepDecay, clip_grad_norm, clip_grad_value,
+)
+from .train import History, evaluate, fit
+
+__all__ = [
+    "Module", "Neuron", "Layer", "MLP", "Trace",
+    "mse", "hinge", "bce_with_logits", "cross_entropy", "LOSSES",
+    "manual_backprop", "ManualResult",
+    "load",
+    "data", "optim", "SGD", "Adam", "LinearDecay", "StepDecay", "ExponentialDecay", "CosineDecay",
+    "clip_grad_norm", "clip_grad_value", "fit", "evaluate", "History",
+]

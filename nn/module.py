@@ -1,0 +1,403 @@
+"""Neurons, layers and multilayer perceptrons built on ``autograd.Value``.
+
+A neuron computes its pre-activation ``u = Σ_ℓ θ_ℓ·o_ℓ + b`` as ONE fused ``autograd.dot``
+node and its output ``o = σ(u)`` as one more node, so the graph has exactly the textbook's
+``u`` and ``o`` per neuron and ``u.grad`` after ``backward()`` is the neuron's
+``δ = ∂Err/∂u``.  Every node a model makes is labelled (``u[1,3]``, ``o[1,3]``,
+``θ[1,3,0]``, ``b[1,3]``, ``x[0]``) and tagged (``("u", layer, neuron)`` ...) so a graph
+picture shows which layer and neuron it belongs to; labels and tags are built once, at
+construction, never per forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import random
+from collections.abc import Mapping, Set
+from functools import partial
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from autograd import Value, dot
+
+__all__ = ["Module", "Neuron", "Layer", "MLP", "Trace", "LayerTrace", "ACTIVATIONS", "INITS",
+           "LEAKY_SLOPE"]
+
+#: Slope k of leaky_relu below zero: σ(u) = u for u > 0, k·u otherwise.
+LEAKY_SLOPE = 0.01
+
+#: Activation name -> the Value method that makes o = σ(u) as one node (None: o is u).
+_ACTIVATION_METHODS = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "leaky_relu": partial(Value.leaky_relu, slope=LEAKY_SLOPE),
+    "linear": None,
+}
+ACTIVATIONS = tuple(_ACTIVATION_METHODS)
+INITS = ("uniform", "xavier", "he")
+
+Input = Union[Value, float, int]
+
+
+def _check_activation(activation: object, what: str = "activation") -> str:
+    if activation not in _ACTIVATION_METHODS:
+        raise ValueError(f"unknown {what} {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return activation  # type: ignore[return-value]
+
+
+def _check_init(init: object) -> str:
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    return init  # type: ignore[return-value]
+
+
+def _check_size(n: object, what: str) -> int:
+    if n.__class__ is bool or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"{what} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _initial_weights(nin: int, fan_out: int, init: str, rng: random.Random) -> List[float]:
+    """θ_1..θ_nin drawn by the named scheme (biases always start at 0).
+
+    uniform: U(−1, 1), as micrograd; xavier (Glorot uniform): U(−a, a) with
+    a = √(6/(fan_in + fan_out)); he (Kaiming normal): N(0, 2/fan_in), suited to relu.
+    """
+    if init == "uniform":
+        return [rng.uniform(-1.0, 1.0) for _ in range(nin)]
+    if init == "xavier":
+        limit = math.sqrt(6.0 / (nin + fan_out))
+        return [rng.uniform(-limit, limit) for _ in range(nin)]
+    std = math.sqrt(2.0 / nin)
+    return [rng.gauss(0.0, std) for _ in range(nin)]
+
+
+class Module:
+    """Base class: something with parameters (Values) that maps inputs to outputs.
+
+    Subclasses implement ``forward`` and ``named_parameters``; calling the module runs
+    ``forward``.
+    """
+
+    def forward(self, x: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, x: Any) -> Any:
+        return self.forward(x)
+
+    def named_parameters(self) -> List[Tuple[str, Value]]:
+        """Every parameter with its dotted name (``layers.0.neurons.3.w.1``), in a fixed order."""
+        raise NotImplementedError(f"{type(self).__name__} does not define named_parameters()")
+
+    def parameters(self) -> List[Value]:
+        """Every parameter Value, in the order of ``named_parameters()``."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to 0 (gradients accumulate across ``backward`` calls)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def num_parameters(self) -> int:
+        """How many parameters (weights and biases) the module has."""
+        return len(self.parameters())
+
+    def state_dict(self) -> Dict[str, float]:
+        """The parameters' current values as floats, by dotted name, in parameter order."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping, strict: bool = True) -> None:
+        """Set parameters from a ``{name: number}`` mapping (as ``state_dict()`` returns).
+
+        Everything is validated before anything is written, so a bad ``state`` leaves the
+        module unchanged.  With ``strict`` (the default) the names must match exactly;
+        otherwise only the names both have are loaded.  Values must be finite real numbers.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict needs a mapping of name -> number, got "
+                            f"{type(state).__name__}")
+        params = dict(self.named_parameters())
+        if strict:
+            missing = [name for name in params if name not in state]
+            unexpected = [name for name in state if name not in params]
+            if missing or unexpected:
+                parts = []
+                if missing:
+                    parts.append(f"missing {len(missing)} parameter(s): {_names(missing)}")
+                if unexpected:
+                    parts.append(f"unexpected {len(unexpected)} key(s): {_names(unexpected)}")
+                raise ValueError(f"state does not match {type(self).__name__}: " + "; ".join(parts))
+        updates = []
+        for name, value in state.items():
+            p = params.get(name)
+            if p is None:
+                continue
+            if value.__class__ is bool or not isinstance(value, numbers.Real):
+                raise ValueError(f"parameter {name!r} must be a number, got "
+                                 f"{type(value).__name__}: {value!r}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"parameter {name!r} must be finite, got {value!r}")
+            updates.append((p, value))
+        for p, value in updates:
+            p.data = value
+
+
+def _names(names: List[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+class Neuron(Module):
+    """One neuron: ``u = Σ_ℓ θ_ℓ·o_ℓ + b`` (one ``dot`` node), ``o = σ(u)`` (one node).
+
+    ``w`` holds the weights θ_ℓ, ``b`` the bias.  ``layer``/``index`` place it in a network
+    (they only name and tag its nodes); ``fan_out`` is the layer width Glorot init needs.
+    """
+
+    def __init__(self, nin: int, activation: str = "relu", init: str = "uniform",
+                 rng: Optional[random.Random] = None, *, layer: int = 0, index: int = 0,
+                 fan_out: int = 1) -> None:
+        nin = _check_size(nin, "nin")
+        self.activation = _check_activation(activation)
+        self.init = _check_init(init)
+        self.layer = layer
+        self.index = index
+        if rng is None:
+            rng = random.Random()
+        where = f"{layer},{index}"
+        self.w = []
+        for ell, theta in enumerate(_initial_weights(nin, fan_out, init, rng)):
+            w = Value(theta, f"θ[{where},{ell}]")
+            w.tag = ("theta", layer, index, ell)
+            self.w.append(w)
+        self.b = Value(0.0, f"b[{where}]")
+        self.b.tag = ("bias", layer, index)
+        self._act = _ACTIVATION_METHODS[activation]
+        self._u_label, self._u_tag = f"u[{where}]", ("u", layer, index)
+        self._o_label, self._o_tag = f"o[{where}]", ("o", layer, index)
+
+    @property
+    def nin(self) -> int:
+        return len(self.w)
+
+    def forward(self, x: Sequence[Input]) -> Value:
+        """o = σ(Σ_ℓ θ_ℓ·x_ℓ + b); plain numbers in ``x`` become constants."""
+        u = dot(self.w, x, self.b)
+        u.label = self._u_label
+        u.tag = self._u_tag
+        act = self._act
+        if act is None:
+            return u
+        o = act(u)
+        o.label = self._o_label
+        o.tag = self._o_tag
+        return o
+
+    __call__ = forward  # skip Module.__call__'s extra call: this is the hot path
+
+    def trace(self, x: Sequence[Input]) -> Tuple[Value, Value]:
+        """Like calling the neuron, but returns ``(u, o)`` (the same node twice for linear)."""
+        u = dot(self.w, x, self.b)
+        u.label = self._u_label
+        u.tag = self._u_tag
+        if self._act is None:
+            return u, u
+        o = self._act(u)
+        o.label = self._o_label
+        o.tag = self._o_tag
+        return u, o
+
+    def parameters(self) -> List[Value]:
+        return [*self.w, self.b]
+
+    def named_parameters(self) -> List[Tuple[str, Value]]:
+        return [(f"w.{ell}", w) for ell, w in enumerate(self.w)] + [("b", self.b)]
+
+    def __repr__(self) -> str:
+        return f"Neuron({self.nin} -> {self.activation}, layer {self.layer}, neuron {self.index})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs; calling it returns a list of Values.
+
+    Plain-number inputs are turned into Values once per call, shared by all neurons and
+    tagged ``("input", ℓ)``, so the fused ``dot`` of each neuron does not wrap them again.
+    """
+
+    def __init__(self, nin: int, nout: int, activation: str = "relu", init: str = "uniform",
+                 rng: Optional[random.Random] = None, index: int = 0) -> None:
+        nin = _check_size(nin, "nin")
+        nout = _check_size(nout, "nout")
+        _check_activation(activation)
+        _check_init(init)
+        if rng is None:
+            rng = random.Random()
+        self.nin, self.nout, self.index = nin, nout, index
+        self.activation, self.init = activation, init
+        self.neurons = [Neuron(nin, activation, init, rng, layer=index, index=i, fan_out=nout)
+                        for i in range(nout)]
+        self._input_labels = [f"x[{ell}]" for ell in range(nin)]
+        self._input_tags = [("input", ell) for ell in range(nin)]
+
+    def inputs(self, x: Sequence[Input]) -> List[Value]:
+        """``x`` as a list of Values: numbers are wrapped (labelled ``x[ℓ]``), Values kept."""
+        if len(x) != self.nin:
+            raise ValueError(f"layer {self.index} expects {self.nin} inputs, got {len(x)}")
+        out = []
+        for ell, xi in enumerate(x):
+            if xi.__class__ is not Value:
+                cls = xi.__class__
+                if cls is bool or not isinstance(xi, numbers.Real):
+                    raise TypeError(f"input {ell} must be a number or a Value, got "
+                                    f"{cls.__name__}: {xi!r}")
+                xi = Value(xi, self._input_labels[ell])
+                xi.tag = self._input_tags[ell]
+            out.append(xi)
+        return out
+
+    def forward(self, x: Sequence[Input]) -> List[Value]:
+        x = self.inputs(x)
+        return [n(x) for n in self.neurons]
+
+    __call__ = forward
+
+    def parameters(self) -> List[Value]:
+        return [p for n in self.neurons for p in (*n.w, n.b)]
+
+    def named_parameters(self) -> List[Tuple[str, Value]]:
+        return [(f"neurons.{i}.{name}", p)
+                for i, n in enumerate(self.neurons) for name, p in n.named_parameters()]
+
+    def __repr__(self) -> str:
+        return (f"Layer({self.nin} -> {self.nout} {self.activation}, layer {self.index}, "
+                f"{self.num_parameters()} parameters)")
+
+
+class LayerTrace:
+    """One layer's nodes from a traced forward pass: pre-activations ``u`` and outputs ``o``."""
+
+    __slots__ = ("u", "o")
+
+    def __init__(self, u: List[Value], o: List[Value]) -> None:
+        self.u = u
+        self.o = o
+
+    def __repr__(self) -> str:
+        return f"LayerTrace(u={[v.data for v in self.u]}, o={[v.data for v in self.o]})"
+
+
+class Trace:
+    """The record of ``MLP.trace(x)``: the inputs, every layer's ``u`` and ``o``, the output.
+
+    After ``loss.backward()``, ``deltas()`` reads δ_i = ∂Err/∂u_i = ``u_i.grad`` per layer.
+    """
+
+    __slots__ = ("inputs", "layers", "output")
+
+    def __init__(self, inputs: List[Value], layers: List[LayerTrace],
+                 output: Union[Value, List[Value]]) -> None:
+        self.inputs = inputs
+        self.layers = layers
+        self.output = output
+
+    def deltas(self) -> List[List[float]]:
+        """δ per layer and neuron: ``u.grad`` (valid after ``backward()`` on the loss)."""
+        return [[u.grad for u in layer.u] for layer in self.layers]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(str(len(layer.u)) for layer in self.layers)
+        return f"Trace({len(self.inputs)} inputs -> layers of [{sizes}] neurons)"
+
+
+class MLP(Module):
+    """A multilayer perceptron: ``nin`` inputs, then one ``Layer`` per entry of ``nouts``.
+
+    Hidden layers use ``activation``, the last one ``output_activation``.  Calling the
+    model returns a single Value when the last layer has one neuron, else a list.
+    ``seed`` makes the initial weights reproducible; a private ``random.Random`` is used,
+    so the global ``random`` state is never touched.
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
+                 output_activation: str = "linear", init: str = "uniform",
+                 seed: Optional[int] = None) -> None:
+        nin = _check_size(nin, "nin")
+        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Iterable):
+            raise TypeError(f"nouts must be a list of layer sizes, got {type(nouts).__name__}")
+        nouts = [_check_size(n, f"layer size nouts[{i}]") for i, n in enumerate(nouts)]
+        if not nouts:
+            raise ValueError("nouts must name at least one layer size")
+        _check_activation(activation)
+        _check_activation(output_activation, "output_activation")
+        _check_init(init)
+        self.nin, self.nouts = nin, nouts
+        self.activation, self.output_activation, self.init = activation, output_activation, init
+        rng = random.Random(seed)
+        sizes = [nin] + nouts
+        last = len(nouts) - 1
+        self.layers = [Layer(sizes[i], sizes[i + 1],
+                             output_activation if i == last else activation, init, rng, index=i)
+                       for i in range(len(nouts))]
+        self._single = nouts[-1] == 1
+
+    @property
+    def architecture(self) -> Dict[str, Any]:
+        """What builds this network again (saved in model files)."""
+        return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation,
+                "output_activation": self.output_activation, "init": self.init}
+
+    def _check_x(self, x: object) -> Sequence[Input]:
+        if x.__class__ is not list and x.__class__ is not tuple:
+            if isinstance(x, (str, bytes, Mapping, Set)) or not isinstance(x, Iterable):
+                raise TypeError(f"model input must be a sequence of {self.nin} numbers, got "
+                                f"{type(x).__name__}: {x!r}")
+            x = list(x)
+        if len(x) != self.nin:
+            raise ValueError(f"model expects {self.nin} inputs, got {len(x)}")
+        return x  # type: ignore[return-value]
+
+    def forward(self, x: Sequence[Input]) -> Union[Value, List[Value]]:
+        """ŷ for one sample ``x`` (a sequence of ``nin`` numbers or Values)."""
+        o = self.layers[0](self._check_x(x))  # wraps plain numbers once
+        for layer in self.layers[1:]:
+            o = [n(o) for n in layer.neurons]
+        return o[0] if self._single else o
+
+    __call__ = forward
+
+    def trace(self, x: Sequence[Input]) -> Trace:
+        """Run a forward pass keeping every layer's ``u`` and ``o`` nodes (see ``Trace``)."""
+        o = self.layers[0].inputs(self._check_x(x))
+        inputs, layers = o, []
+        for layer in self.layers:
+            uo = [n.trace(o) for n in layer.neurons]
+            o = [pair[1] for pair in uo]
+            layers.append(LayerTrace([pair[0] for pair in uo], o))
+        return Trace(inputs, layers, o[0] if self._single else o)
+
+    def parameters(self) -> List[Value]:
+        return [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]
+
+    def named_parameters(self) -> List[Tuple[str, Value]]:
+        return [(f"layers.{i}.{name}", p)
+                for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
+
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
+        """Write architecture and parameters to a JSON file, atomically (see ``nn.io``)."""
+        from .io import save
+        save(self, path)
+
+    def load(self, path: Union[str, os.PathLike[str]]) -> None:
+        """Load parameters from a file ``save`` wrote; the architecture must match.
+
+        On any problem a ValueError names the file and the model is left unchanged.
+        """
+        from .io import load_into
+        load_into(self, path)
+
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{layer.nout} {layer.activation}" for layer in self.layers)
+        return f"MLP({self.nin} -> [{layers}], {self.num_parameters()} parameters)"
