@@ -123,7 +123,9 @@ def _read(path: PathType) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         document = json.loads(text, parse_constant=_reject_constant,
                               object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
-        hint = " (the file looks truncated)" if e.pos >= len(text.rstrip()) else ""
+        # JSON that stops early: the parser ran into the end, or a string never closed
+        at_end = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
+        hint = " (the file looks truncated)" if at_end else ""
         raise ValueError(f"{name}: not valid JSON{hint}: {e}") from None
     except ValueError as e:
         raise ValueError(f"{name}: {e}") from None

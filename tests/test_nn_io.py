@@ -1,0 +1,238 @@
+"""Saving and loading models: exact round trips, atomic writes, every bad file refused cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+import nn
+from nn import io as nn_io
+
+ARCH = dict(nin=2, nouts=[3, 2], activation="tanh", output_activation="sigmoid", init="xavier")
+
+
+@pytest.fixture
+def model():
+    return nn.MLP(**ARCH, seed=7)
+
+
+@pytest.fixture
+def saved(tmp_path, model):
+    path = tmp_path / "model.json"
+    model.save(path)
+    return path
+
+
+def test_round_trip_is_bit_for_bit(tmp_path):
+    model = nn.MLP(3, [5, 4, 2], activation="leaky_relu", output_activation="linear", init="he", seed=1)
+    for p in model.parameters():  # awkward floats, far from short decimals
+        p.data = p.data / 3.0 + 1e-17
+    path = tmp_path / "m.json"
+    model.save(path)
+    loaded = nn.load(path)
+    assert loaded.architecture == model.architecture
+    assert repr(loaded) == repr(model)
+    assert loaded.state_dict() == model.state_dict()
+    for x in ([0.1, 0.2, 0.3], [-5.0, 1e-3, 7.25], [1e6, -1e-6, 0.0]):
+        assert [o.data for o in loaded(x)] == [o.data for o in model(x)]
+
+
+def test_file_layout(saved, model):
+    document = json.loads(saved.read_text(encoding="utf-8"))
+    assert document["format"] == "deltagrad-mlp" and document["version"] == 1
+    assert document["architecture"] == ARCH
+    assert document["parameters"] == model.state_dict()
+    assert list(document["parameters"]) == [name for name, _ in model.named_parameters()]
+
+
+def test_load_into_an_existing_model(saved, model):
+    other = nn.MLP(**ARCH, seed=99)
+    assert other.state_dict() != model.state_dict()
+    other.load(saved)
+    assert other.state_dict() == model.state_dict()
+
+
+def test_load_into_a_model_with_another_init_scheme(saved, model):
+    other = nn.MLP(**dict(ARCH, init="uniform"), seed=99)
+    other.load(saved)
+    assert other.state_dict() == model.state_dict()
+
+
+def test_save_accepts_str_paths_and_overwrites(tmp_path, model):
+    path = str(tmp_path / "m.json")
+    nn.MLP(**ARCH, seed=1).save(path)
+    model.save(path)
+    assert nn.load(path).state_dict() == model.state_dict()
+    assert os.listdir(tmp_path) == ["m.json"]  # no temporary files left behind
+
+
+def test_save_is_atomic_when_the_write_fails(saved, model, monkeypatch):
+    original = saved.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nn_io.os, "replace", broken_replace)
+    for p in model.parameters():
+        p.data += 1.0
+    with pytest.raises(OSError, match="disk full"):
+        model.save(saved)
+    assert saved.read_bytes() == original
+    assert os.listdir(saved.parent) == ["model.json"]
+
+
+def test_save_refuses_non_finite_parameters(tmp_path, model):
+    model.layers[1].neurons[0].b.data = float("nan")
+    path = tmp_path / "nan.json"
+    with pytest.raises(ValueError, match=f"{path}.*'layers.1.neurons.0.b' is nan"):
+        model.save(path)
+    assert not path.exists()
+
+
+def test_save_into_a_missing_directory(tmp_path, model):
+    with pytest.raises(FileNotFoundError):
+        model.save(tmp_path / "nope" / "m.json")
+
+
+def test_missing_file_names_the_file(tmp_path, model):
+    path = tmp_path / "absent.json"
+    before = model.state_dict()
+    with pytest.raises(FileNotFoundError, match="absent.json"):
+        nn.load(path)
+    with pytest.raises(FileNotFoundError, match="absent.json"):
+        model.load(path)
+    assert model.state_dict() == before
+
+
+# --- every kind of bad file ----------------------------------------------------------
+
+def _edit(change):
+    """A bad file made by changing the parsed JSON of a good one."""
+    def make(text):
+        document = json.loads(text)
+        change(document)
+        return json.dumps(document)
+    return make
+
+
+def _set_param(value):
+    def change(doc):
+        doc["parameters"]["layers.1.neurons.1.b"] = value
+    return _edit(change)
+
+
+def _raw_value(text_value):
+    """A bad file made by writing ``text_value`` as the raw JSON text of one parameter."""
+    def make(text):
+        old = '"layers.0.neurons.0.b": 0.0'
+        assert old in text
+        return text.replace(old, '"layers.0.neurons.0.b": ' + text_value)
+    return make
+
+
+BAD_FILES = {
+    "empty": (lambda text: "", "the file is empty"),
+    "whitespace": (lambda text: "  \n", "the file is empty"),
+    "truncated": (lambda text: text[: len(text) // 2], "not valid JSON .*truncated"),
+    "not json": (lambda text: "hello, model", "not valid JSON"),
+    "binary": (lambda text: "\x00\xff\xfe", "not valid JSON|not UTF-8"),
+    "json list": (lambda text: "[1, 2, 3]", "expected a JSON object, found list"),
+    "wrong format": (_edit(lambda d: d.update(format="keras")),
+                     "format is 'keras', expected 'deltagrad-mlp'"),
+    "no format": (_edit(lambda d: d.pop("format")), "format is None"),
+    "newer version": (_edit(lambda d: d.update(version=2)), "version 2 .*newer deltagrad"),
+    "version string": (_edit(lambda d: d.update(version="1")), "unsupported model file version '1'"),
+    "version bool": (_edit(lambda d: d.update(version=True)), "unsupported model file version True"),
+    "no version": (_edit(lambda d: d.pop("version")), "unsupported model file version None"),
+    "no parameters": (_edit(lambda d: d.pop("parameters")), "no 'parameters' object"),
+    "parameters list": (_edit(lambda d: d.update(parameters=[1.0])), "no 'parameters' object"),
+    "missing parameter": (_edit(lambda d: d["parameters"].pop("layers.0.neurons.2.w.1")),
+                          r"missing 1 parameter\(s\): 'layers.0.neurons.2.w.1'"),
+    "extra parameter": (_edit(lambda d: d["parameters"].update({"layers.5.neurons.0.b": 0.0})),
+                        r"unexpected 1 key\(s\): 'layers.5.neurons.0.b'"),
+    "string parameter": (_set_param("0.5"), "parameter 'layers.1.neurons.1.b' is not a number: '0.5'"),
+    "null parameter": (_set_param(None), "'layers.1.neurons.1.b' is not a number: None"),
+    "bool parameter": (_set_param(True), "'layers.1.neurons.1.b' is not a number: True"),
+    "nan parameter": (_raw_value("NaN"), "NaN is not a number a model file may hold"),
+    "infinite parameter": (_raw_value("-Infinity"), "-Infinity is not a number"),
+    "overflowing parameter": (_raw_value("1e999"), "'layers.0.neurons.0.b' must be finite, got inf"),
+    "duplicate key": (_raw_value('1.0, "layers.0.neurons.0.b": 2.0'),
+                      "key 'layers.0.neurons.0.b' appears twice"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file_is_refused_naming_the_file(case, saved, model):
+    make, message = BAD_FILES[case]
+    saved.write_text(make(saved.read_text(encoding="utf-8")), encoding="latin-1")
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=message) as info:
+        nn.load(saved)
+    assert str(saved) in str(info.value)
+    for p in model.parameters():
+        p.grad = 1.5
+    with pytest.raises(ValueError, match=message) as info:
+        model.load(saved)
+    assert str(saved) in str(info.value)
+    assert model.state_dict() == before
+    assert all(p.grad == 1.5 for p in model.parameters())
+
+
+BAD_ARCHITECTURES = {
+    "activation": ({"activation": "swish"}, "architecture activation 'swish' is not one of relu, tanh"),
+    "output activation": ({"output_activation": "softmax"}, "output_activation 'softmax' is not one of"),
+    "init": ({"init": "orthogonal"}, "init 'orthogonal' is not one of uniform, xavier, he"),
+    "empty nouts": ({"nouts": []}, "nouts must be a non-empty list of positive integers, got \\[\\]"),
+    "zero width": ({"nouts": [3, 0]}, "nouts must be a non-empty list"),
+    "float width": ({"nouts": [3.0, 2]}, "nouts must be a non-empty list"),
+    "nin": ({"nin": "2"}, "nin must be a positive integer, got '2'"),
+    "unknown key": ({"dropout": 0.5}, "architecture has unknown keys 'dropout'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARCHITECTURES))
+def test_bad_architecture_is_refused(case, saved):
+    change, message = BAD_ARCHITECTURES[case]
+    document = json.loads(saved.read_text(encoding="utf-8"))
+    document["architecture"].update(change)
+    saved.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ValueError, match=message) as info:
+        nn.load(saved)
+    assert str(saved) in str(info.value)
+
+
+def test_architecture_missing_a_key(saved):
+    document = json.loads(saved.read_text(encoding="utf-8"))
+    del document["architecture"]["nouts"]
+    saved.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ValueError, match="architecture is missing nouts"):
+        nn.load(saved)
+
+
+@pytest.mark.parametrize("other, message", [
+    (dict(ARCH, nouts=[4, 2]), r"nouts \[3, 2\] \(the model has \[4, 2\]\)"),
+    (dict(ARCH, nin=3), r"nin 2 \(the model has 3\)"),
+    (dict(ARCH, activation="relu"), r"activation 'tanh' \(the model has 'relu'\)"),
+    (dict(ARCH, output_activation="linear"), r"output_activation 'sigmoid' \(the model has 'linear'\)"),
+])
+def test_loading_into_a_different_architecture(saved, other, message):
+    model = nn.MLP(**other, seed=3)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=f"architecture does not match the model: .*{message}") as info:
+        model.load(saved)
+    assert str(saved) in str(info.value)
+    assert model.state_dict() == before
+
+
+def test_a_directory_is_not_a_model(tmp_path):
+    with pytest.raises(OSError):
+        nn.load(tmp_path)
+
+
+def test_save_and_load_need_an_mlp(tmp_path):
+    with pytest.raises(TypeError, match="needs an nn.MLP, got Layer"):
+        nn_io.save(nn.Layer(2, 2), tmp_path / "x.json")
+    with pytest.raises(TypeError, match="needs an nn.MLP"):
+        nn_io.load_into(nn.Layer(2, 2), tmp_path / "x.json")
