@@ -1,0 +1,378 @@
+"""A Value's graph as a ``graphviz.Digraph`` that shows the chain rule at work.
+
+Each value is a record ``label | data | grad``; each op is a small node between its inputs
+and its result, showing the op's symbol and (from ``autograd.OPS``) its local derivative
+rule; each input edge carries the number backward multiplies by, ∂out/∂input.  Values
+that ``nn`` tagged as a neuron's ``u``/``o``/θ/b are grouped in a cluster per neuron
+inside a cluster per layer, and every ``u`` shows its δ = ∂Err/∂u.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import graphviz
+
+from autograd import OPS, Value, topological_order
+
+from .render import run
+
+__all__ = ["Drawing", "GraphTooLargeError", "to_dot", "fmt"]
+
+RANKDIRS = ("LR", "RL", "TB", "BT")
+
+# Role of a value -> fill of its label cell and the legend's words for it.
+_ROLES = {
+    "parameter": ("#fde68a", "parameter θ, b (training changes it)"),
+    "input": ("#bbf7d0", "input x"),
+    "leaf": ("#e0e7ff", "a value you made"),
+    "constant": ("#e5e7eb", "constant"),
+}
+
+# |grad| on a log scale: (upper bound, fill, legend text); zero and nan/inf apart.
+_GRAD_BINS = (
+    (1e-4, "#f0f7fd", "|grad| < 1e-4"),
+    (1e-2, "#d4e8f8", "< 0.01"),
+    (1.0, "#a8d0f0", "< 1"),
+    (1e2, "#6fb0e4", "< 100"),
+    (math.inf, "#fdba74", "≥ 100"),
+)
+_ZERO = ("#d1d5db", "exactly 0 (dead)")
+_BAD = ("#f87171", "nan / inf")
+
+_FONT = "Helvetica"
+_K = re.compile(r"(?<![A-Za-z])k(?![A-Za-z])")
+
+
+class GraphTooLargeError(ValueError):
+    """The graph has more values than ``max_nodes``; the message says how to proceed."""
+
+
+class Drawing(graphviz.Digraph):
+    """A ``graphviz.Digraph`` whose ``pipe`` (and so its notebook display) renders through
+    ``viz.render.find_renderer``: a system ``dot``, else the bundled ``graphviz-pure``."""
+
+    def pipe(self, format: Optional[str] = None, renderer: Optional[str] = None,
+             formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
+             quiet: bool = False, *, engine: Optional[str] = None,
+             encoding: Optional[str] = None) -> Union[bytes, str]:
+        """The DOT source rendered to ``format``: bytes, or text when ``encoding`` is given."""
+        spec = ":".join(x for x in (format or self.format, renderer, formatter) if x)
+        extra = [f"-n{int(neato_no_op)}"] if neato_no_op else []
+        data = run(self.source, spec, engine or self.engine, extra)
+        return data.decode(encoding) if encoding else data
+
+
+def fmt(x: float) -> str:
+    """A number in 4 significant digits, short exponents (``1e-5``), ``0`` for ±0."""
+    if x == 0.0:
+        return "0"
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    s = f"{x:.4g}"
+    if "e" in s:
+        mantissa, exponent = s.split("e")
+        s = f"{mantissa}e{int(exponent)}"
+    return s
+
+
+def _esc(text: str) -> str:
+    """Text for an HTML-like label: markup characters escaped, control characters shown
+    as their Python escapes, so any label renders exactly as it was typed."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        text = "".join(repr(c)[1:-1] if ord(c) < 32 or ord(c) == 127 else c for c in text)
+    return html.escape(text, quote=True)
+
+
+def _int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _neuron(tag: object) -> Optional[Tuple[int, int]]:
+    """(layer, neuron) for a value nn tagged as part of a neuron (u, o, θ, b), else None."""
+    if (isinstance(tag, tuple) and len(tag) >= 3 and tag[0] in ("u", "o", "theta", "bias")
+            and _int(tag[1]) and _int(tag[2])):
+        return tag[1], tag[2]
+    return None
+
+
+def _kind(tag: object) -> Optional[str]:
+    return tag[0] if isinstance(tag, tuple) and tag and isinstance(tag[0], str) else None
+
+
+def _role(v: Value) -> str:
+    kind = _kind(v.tag)
+    if kind in ("theta", "bias"):
+        return "parameter"
+    if kind == "input":
+        return "input"
+    if v.op == "const":
+        return "constant"
+    if v.op == "":
+        return "leaf"
+    return "computed"
+
+
+def _name(v: Value) -> str:
+    """What the label cell says: the user's label, else a name from the nn tag."""
+    if v.label:
+        return v.label
+    tag, kind = v.tag, _kind(v.tag)
+    if kind in ("u", "o", "loss"):
+        return "Err" if kind == "loss" else kind
+    if kind == "bias":
+        return "b"
+    if kind == "theta":
+        return f"θ[{tag[3]}]" if len(tag) >= 4 else "θ"
+    if kind == "input":
+        return f"x[{tag[1]}]" if len(tag) >= 2 else "x"
+    return ""
+
+
+def _grad_fill(g: float) -> str:
+    if g != g or g in (math.inf, -math.inf):
+        return _BAD[0]
+    if g == 0.0:
+        return _ZERO[0]
+    a = abs(g)
+    for bound, fill, _ in _GRAD_BINS:
+        if a < bound:
+            return fill
+    return _GRAD_BINS[-1][1]
+
+
+def _symbol(v: Value) -> str:
+    """The op's symbol from the table, with its constant k filled in (``^3``, ``leaky 0.01``)."""
+    symbol = OPS[v.op].symbol
+    if v.arg is None:
+        return symbol
+    k = fmt(v.arg)
+    return _K.sub(k, symbol) if _K.search(symbol) else f"{symbol} {k}"
+
+
+def _rule_lines(v: Value) -> List[str]:
+    """The op's rule text from the table, one clause per line, prefixed with ∂ where the
+    rule starts with the symbol (``tanh: 1−o²`` becomes ``∂: 1−o²`` under ``tanh``)."""
+    op = OPS[v.op]
+    rule = op.rule
+    if rule.startswith(op.symbol + ":"):
+        rule = "∂" + rule[len(op.symbol):]
+    elif not rule.startswith("∂"):
+        rule = "∂: " + rule
+    lines = rule.split(", ")
+    if v.arg is not None:
+        lines.append(f"k = {fmt(v.arg)}")
+    return lines
+
+
+def _select(root: Value, depth: Optional[int]) -> Tuple[List[Value], set]:
+    """The values to draw (parents before children) and those whose inputs are cut off.
+
+    With ``depth=d``, values more than ``d`` ops up from ``root`` are left out; the
+    values exactly ``d`` ops up that have inputs of their own are returned as cut off.
+    """
+    if depth is None:
+        return topological_order(root), set()
+    dist: Dict[Value, int] = {root: 0}
+    frontier = [root]
+    for d in range(1, depth + 1):
+        nxt = []
+        for v in frontier:
+            for p in v.parents:
+                if p not in dist:
+                    dist[p] = d
+                    nxt.append(p)
+        frontier = nxt
+    cut = {v for v in frontier if v.parents}
+    order: List[Value] = []
+    seen = {root}
+    stack = [(root, iter(root.parents if root not in cut else ()))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append((p, iter(() if p in cut else p.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order, cut
+
+
+def _table(cells: Sequence[str], border: int) -> str:
+    return (f'<<table border="{border}" cellborder="1" cellspacing="0" cellpadding="4" color="#475569">'
+            f'<tr>{"".join(cells)}</tr></table>>')
+
+
+def _value_label(v: Value, role: str, is_root: bool, health: bool, root_name: str) -> str:
+    cells = []
+    name = _name(v)
+    if name or role in _ROLES:
+        fill = f' bgcolor="{_ROLES[role][0]}"' if role in _ROLES else ""
+        cells.append(f"<td{fill}><b>{_esc(name)}</b></td>" if name else f"<td{fill}> </td>")
+    data_fill = f' bgcolor="{_BAD[0]}"' if not math.isfinite(v.data) else ""
+    cells.append(f"<td{data_fill}>data {fmt(v.data)}</td>")
+    if _kind(v.tag) == "u":
+        grad_text = f"δ = ∂{_esc(root_name)}/∂u = {fmt(v.grad)}"
+    else:
+        grad_text = f"grad {fmt(v.grad)}"
+    grad_attrs = ""
+    if health:
+        grad_attrs = f' bgcolor="{_grad_fill(v.grad)}"' + (' style="dashed"' if v.grad == 0.0 else "")
+    cells.append(f"<td{grad_attrs}>{grad_text}</td>")
+    return _table(cells, 2 if is_root else 0)
+
+
+def _op_label(v: Value, show_rules: bool, cut: bool) -> str:
+    lines = []
+    if show_rules:
+        lines = [_esc(x) for x in _rule_lines(v)]
+    if cut:
+        lines.append("inputs beyond depth")
+    if not lines:
+        return _symbol(v)
+    small = "<br/>".join(lines)
+    return f'<<b>{_esc(_symbol(v))}</b><br/><font point-size="8" color="#475569">{small}</font>>'
+
+
+def _legend(roles: set, show_local: bool, has_u: bool, backward_done: bool, root_name: str) -> str:
+    """A small key laid out as a grid: how to read a record, the roles present, the grad colours."""
+    def swatch(fill: str, text: str, dashed: bool = False) -> str:
+        style = ' style="dashed"' if dashed else ""
+        return f'<td bgcolor="{fill}" border="1" color="#94a3b8"{style}>{_esc(text)}</td>'
+
+    def words(text: str, span: int = 1) -> str:
+        return f'<td align="left" colspan="{span}">{_esc(text)}</td>'
+
+    # Each row: its first cell, then either a sentence (str) or swatch cells (list).
+    rows: List[Tuple[str, Union[str, List[str]]]] = []
+    reading = f"each value: label | data | grad, where grad = ∂{root_name}/∂value"
+    if show_local:
+        reading += ";  ∂ on an arrow: the local derivative ∂out/∂input"
+    rows.append(("<td><b>how to read this graph</b></td>", reading))
+    if has_u:
+        rows.append(("<td></td>", f"δ = ∂{root_name}/∂u on a neuron's u is its error signal; "
+                                  f"∂{root_name}/∂θ = δ·o for each weight θ coming in"))
+    present = [r for r in ("parameter", "input", "leaf", "constant") if r in roles]
+    if present:
+        rows.append((words("roles:"), [swatch(*_ROLES[r]) for r in present]))
+    if backward_done:
+        rows.append((words("grad colour (log scale):"),
+                     [swatch(fill, text) for _, fill, text in _GRAD_BINS]
+                     + [swatch(*_ZERO, dashed=True), swatch(*_BAD)]))
+    else:
+        rows.append(("<td></td>", "all grads are 0: call backward() to see them"))
+    width = max([len(rest) for _, rest in rows if isinstance(rest, list)] or [1])
+    out = []
+    for first, rest in rows:
+        if isinstance(rest, str):
+            cells = words(rest, width)
+        else:
+            cells = "".join(rest) + (f'<td colspan="{width - len(rest)}"></td>' if len(rest) < width else "")
+        out.append(f"<tr>{first}{cells}</tr>")
+    return ('<<table border="1" cellborder="0" cellspacing="3" cellpadding="2" color="#cbd5e1">'
+            + "".join(out) + "</table>>")
+
+
+def _check_options(root: object, rankdir: str, max_nodes: int, depth: Optional[int]) -> None:
+    if not isinstance(root, Value):
+        raise TypeError(f"viz: expected an autograd Value to draw, got {type(root).__name__}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"viz: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    if not _int(max_nodes) or max_nodes < 1:
+        raise ValueError(f"viz: max_nodes must be a positive int, got {max_nodes!r}")
+    if depth is not None and (not _int(depth) or depth < 0):
+        raise ValueError(f"viz: depth must be None or an int >= 0, got {depth!r}")
+
+
+def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_rules: bool = True,
+           health: bool = True, max_nodes: int = 1000, depth: Optional[int] = None) -> Drawing:
+    """The graph that computed ``root`` as a ``graphviz.Digraph`` (a ``Drawing``).
+
+    ``show_local``: ∂out/∂input on each input edge.  ``show_rules``: each op's derivative
+    rule on its node.  ``health``: grad cells coloured by |grad| on a log scale, plus a
+    legend.  ``depth``: draw only values at most that many ops up from ``root``.  Graphs
+    with more than ``max_nodes`` values raise ``GraphTooLargeError``.  Node names come from
+    the topological order, so the same graph always gives the same source.
+    """
+    _check_options(root, rankdir, max_nodes, depth)
+    order, cut = _select(root, depth)
+    if len(order) > max_nodes:
+        raise GraphTooLargeError(
+            f"viz: this graph has {len(order):,} values, more than max_nodes={max_nodes:,}; "
+            f"pass max_nodes={len(order)} (rendering may be slow), or draw the part near one value "
+            f"with depth=, e.g. viz.to_dot(value, depth=3)")
+    names = {v: f"n{i}" for i, v in enumerate(order)}
+    kind = _kind(root.tag)
+    root_name = "Err" if kind == "loss" else (root.label or "out")
+    backward_done = health and any(v.grad != 0.0 for v in order)
+
+    g = Drawing("deltagrad", graph_attr={
+        "rankdir": rankdir, "fontname": _FONT, "fontsize": "11", "nodesep": "0.2",
+        "ranksep": "0.3", "bgcolor": "white"},
+        node_attr={"fontname": _FONT, "fontsize": "11"},
+        edge_attr={"fontname": _FONT, "fontsize": "9", "color": "#64748b", "arrowsize": "0.6"})
+
+    # Node statements go to the top level or to their neuron's cluster; edges to the top.
+    top: List[Tuple[str, Dict[str, str]]] = []
+    clusters: Dict[int, Dict[int, List[Tuple[str, Dict[str, str]]]]] = {}
+    edges: List[Tuple[str, str, Dict[str, str]]] = []
+    roles = set()
+    has_u = False
+    for v in order:
+        name = names[v]
+        where = top
+        neuron = _neuron(v.tag)
+        if neuron is not None:
+            where = clusters.setdefault(neuron[0], {}).setdefault(neuron[1], [])
+            has_u = has_u or v.tag[0] == "u"
+        role = _role(v)
+        roles.add(role)
+        if role == "constant":
+            where.append((name, {"shape": "box", "style": "rounded,filled", "fillcolor": _ROLES[role][0],
+                                 "color": "#9ca3af", "fontsize": "10", "height": "0.25",
+                                 "margin": "0.06,0.02", "label": fmt(v.data)}))
+            continue
+        where.append((name, {"shape": "plain", "label": _value_label(
+            v, role, v is root, backward_done, root_name)}))
+        if not v.parents:
+            continue
+        op = name + "op"
+        is_cut = v in cut
+        where.append((op, {"shape": "box", "style": "rounded,filled,dashed" if is_cut else "rounded,filled",
+                           "fillcolor": "#f1f5f9", "color": "#94a3b8", "margin": "0.06,0.03",
+                           "height": "0.3", "width": "0.3", "label": _op_label(v, show_rules, is_cut)}))
+        edges.append((op, name, {}))
+        if is_cut:
+            continue
+        for p, d in zip(v.parents, v.local_grads):
+            attrs = {}
+            if show_local:
+                attrs = {"label": f"∂ {fmt(d)}",
+                         "fontcolor": "#1d4ed8" if math.isfinite(d) else "#dc2626"}
+            edges.append((names[p], op, attrs))
+
+    for name, attrs in top:
+        g.node(name, **attrs)
+    for layer in sorted(clusters):
+        with g.subgraph(name=f"cluster_layer{layer}") as lc:
+            lc.attr(label=f"layer {layer}", style="rounded,filled", fillcolor="#f8fafc",
+                    color="#cbd5e1", fontcolor="#334155", labeljust="l")
+            for neuron in sorted(clusters[layer]):
+                with lc.subgraph(name=f"cluster_layer{layer}_neuron{neuron}") as nc:
+                    nc.attr(label=f"neuron {neuron}", style="rounded,dashed,filled", fillcolor="white",
+                            color="#94a3b8", fontsize="10")
+                    for name, attrs in clusters[layer][neuron]:
+                        nc.node(name, **attrs)
+    for tail, head, attrs in edges:
+        g.edge(tail, head, **attrs)
+    if health:
+        g.node("legend", shape="plain", fontsize="9",
+               label=_legend(roles, show_local, has_u, backward_done, root_name))
+    return g
