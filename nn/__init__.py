@@ -1,10 +1,12 @@
 """Neural networks on deltagrad Values: neurons, layers, MLPs, losses, optimisers, training."""
 
+from .health import HealthReport, LayerHealth, health
 from .io import load
 from .losses import LOSSES, bce_with_logits, cross_entropy, hinge, mse
 from .manual import ManualResult, manual_backprop
 from .module import MLP, Layer, Module, Neuron, Trace
 from . import data, optim
+from .plot import PlotUnavailable, plot_decision_boundary, plot_history
 from .optim import (
     SGD, Adam, CosineDecay, ExponentialDecay, LinearDecay, StepDecay, clip_grad_norm, clip_grad_value,
 )
@@ -17,4 +19,6 @@ __all__ = [
     "load",
     "data", "optim", "SGD", "Adam", "LinearDecay", "StepDecay", "ExponentialDecay", "CosineDecay",
     "clip_grad_norm", "clip_grad_value", "fit", "evaluate", "History",
+    "health", "HealthReport", "LayerHealth",
+    "plot_history", "plot_decision_boundary", "PlotUnavailable",
 ]
