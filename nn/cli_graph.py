@@ -1,0 +1,152 @@
+"""``deltagrad graph``: draw a computation graph after backward, to an SVG or PNG file.
+
+By default the drawing is micrograd's one-neuron expression ``o = tanh(x1·w1 + x2·w2 + b)``;
+``--demo network`` draws a tiny 2-2-1 network with its squared error, and ``--model FILE
+--x ...`` a saved model's graph for one input (with ``--y``, of the loss ``Err``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from typing import Any, List, Optional
+
+from .cli import CLIError
+
+DEFAULT_OUTPUT = "deltagrad-graph.svg"
+
+
+def _numbers(text: str) -> List[float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers like 0.5,-1.2, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+def _int_at_least(least: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
+        return n
+    return parse
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``graph`` subcommand."""
+    p = subparsers.add_parser(
+        "graph", help="draw a computation graph with data, grad and local derivatives (SVG/PNG)",
+        description="Draw a computation graph after backward: every value shows data and grad, "
+                    "every arrow the local derivative the chain rule multiplies by, every neuron's "
+                    "u its δ = ∂Err/∂u. Default: micrograd's one-neuron expression. Prints the path "
+                    "of the file it wrote. Put -- before an --x that starts with a minus sign or "
+                    "write --x=-0.5,0.2.")
+    p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="FILE",
+                   help=f"file to write, .svg or .png (default: {DEFAULT_OUTPUT})")
+    p.add_argument("--demo", choices=("neuron", "network"), default="neuron",
+                   help="what to draw without --model: one tanh neuron as + and × (micrograd's "
+                        "example), or a 2-2-1 tanh network with its squared error (default: neuron)")
+    p.add_argument("--model", metavar="FILE", help="a model file saved by train --save")
+    p.add_argument("--x", type=_numbers, metavar="x1,x2", help="the input for --model")
+    p.add_argument("--y", type=_numbers, metavar="y", help="target(s): draw Err = Σ(y − ŷ)² down to "
+                   "the model's output (without it the graph ends at the output ŷ)")
+    p.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
+                   help="direction the graph flows (default: LR, left to right)")
+    p.add_argument("--depth", type=_int_at_least(0), default=None, metavar="N",
+                   help="draw only values at most N ops up from the result")
+    p.add_argument("--max-nodes", type=_int_at_least(1), default=1000, metavar="N",
+                   help="refuse graphs with more values than N (default: 1000)")
+    p.add_argument("--no-local", action="store_true", help="no local derivatives on the arrows")
+    p.add_argument("--no-rules", action="store_true", help="no derivative rules on op nodes")
+    p.add_argument("--no-health", action="store_true", help="no gradient colours and no legend")
+    p.set_defaults(func=run)
+
+
+def neuron_demo() -> Any:
+    """micrograd's example, o = tanh(x1·w1 + x2·w2 + b), after ``o.backward()``."""
+    from autograd import Value
+
+    x1, x2 = Value(2.0, "x1"), Value(0.0, "x2")
+    w1, w2 = Value(-3.0, "w1"), Value(1.0, "w2")
+    b = Value(6.8813735870195432, "b")
+    x1w1 = x1 * w1
+    x1w1.label = "x1·w1"
+    x2w2 = x2 * w2
+    x2w2.label = "x2·w2"
+    s = x1w1 + x2w2
+    s.label = "x1·w1 + x2·w2"
+    n = s + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    o.backward()
+    return o
+
+
+def network_demo() -> Any:
+    """A 2-2-1 tanh network (seed 1), one sample x = (0.5, -0.2), Err = (1 − ŷ)², after backward."""
+    from .losses import mse
+    from .module import MLP
+
+    model = MLP(2, [2, 1], activation="tanh", seed=1)
+    err = mse([model([0.5, -0.2])], [1.0], reduction="sum")
+    err.backward()
+    return err
+
+
+def model_graph(path: str, x: Optional[List[float]], y: Optional[List[float]]) -> Any:
+    """The saved model's output for ``x`` (or its squared error against ``y``), after backward."""
+    from .io import load
+    from .losses import mse
+
+    if x is None:
+        raise CLIError("--model needs the input to draw, e.g. --x 0.5,0.2")
+    try:
+        model = load(path)
+    except OSError as e:
+        raise CLIError(f"cannot read the model file {path}: {e.strerror or e}") from None
+    if len(x) != model.nin:
+        raise CLIError(f"--x has {len(x)} numbers but the model in {path} takes {model.nin} inputs")
+    out = model(x)
+    outputs = out if isinstance(out, list) else [out]
+    if y is None:
+        if len(outputs) != 1:
+            raise CLIError(f"the model in {path} has {len(outputs)} outputs; give --y with "
+                           f"{len(outputs)} targets to draw the loss that joins them")
+        out.backward()
+        return out
+    if len(y) != len(outputs):
+        raise CLIError(f"--y has {len(y)} numbers but the model in {path} has {len(outputs)} "
+                       f"output{'s' if len(outputs) != 1 else ''}")
+    err = mse([outputs], [y], reduction="sum")
+    err.backward()
+    return err
+
+
+def run(args: argparse.Namespace) -> int:
+    import viz
+
+    if args.model is None and (args.x is not None or args.y is not None):
+        raise CLIError("--x and --y go with --model FILE (a model saved by train --save)")
+    if os.path.splitext(args.output)[1].lower() not in (".svg", ".png"):
+        raise CLIError(f"--output {args.output}: the file name must end in .svg or .png")
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise CLIError(f"--output {args.output}: the folder {folder} does not exist")
+    if args.model is not None:
+        root = model_graph(args.model, args.x, args.y)
+    else:
+        root = neuron_demo() if args.demo == "neuron" else network_demo()
+    path = viz.render(root, args.output, rankdir=args.rankdir, depth=args.depth,
+                      max_nodes=args.max_nodes, show_local=not args.no_local,
+                      show_rules=not args.no_rules, health=not args.no_health)
+    print(path)
+    return 0

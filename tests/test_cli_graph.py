@@ -1,0 +1,138 @@
+"""``deltagrad graph``: the demo drawings, a saved model's graph with its loss, and every
+user mistake ending in one clear line (exit status 2)."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+import nn
+from nn.cli import main
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def node_texts(path: Path) -> Dict[str, List[str]]:
+    root = ET.parse(path).getroot()
+    return {g.find(f"{SVG}title").text: ["".join(t.itertext()) for t in g.iter(f"{SVG}text")]
+            for g in root.iter(f"{SVG}g") if g.get("class") == "node"}
+
+
+def by_label(nodes: Dict[str, List[str]]) -> Dict[str, List[str]]:
+    """Value records keyed by the label in their first cell."""
+    return {texts[0]: texts for name, texts in nodes.items()
+            if name != "legend" and len(texts) == 3}
+
+
+def shown(texts: List[str], prefix: str) -> float:
+    return float(next(t for t in texts if t.startswith(prefix))[len(prefix):])
+
+
+def test_default_draws_micrograds_neuron_and_prints_the_path(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, "graph")
+    assert status == 0 and err == ""
+    assert out == "deltagrad-graph.svg\n"
+    values = by_label(node_texts(tmp_path / "deltagrad-graph.svg"))
+    # o = tanh(x1·w1 + x2·w2 + b); by hand, do/dn = 1 − tanh²(n)
+    n = 2.0 * -3.0 + 0.0 * 1.0 + 6.8813735870195432
+    dn = 1 - math.tanh(n) ** 2
+    assert math.isclose(shown(values["o"], "data "), math.tanh(n), rel_tol=1e-3)
+    assert math.isclose(shown(values["n"], "grad "), dn, rel_tol=1e-3)
+    assert math.isclose(shown(values["x1"], "grad "), -3.0 * dn, rel_tol=1e-3)
+    assert math.isclose(shown(values["w1"], "grad "), 2.0 * dn, rel_tol=1e-3)
+    assert shown(values["w2"], "grad ") == 0.0
+
+
+def test_network_demo_png(capsys, tmp_path):
+    out_path = tmp_path / "net.png"
+    status, out, _ = run(capsys, "graph", "--demo", "network", "-o", str(out_path))
+    assert status == 0 and out.strip() == str(out_path)
+    assert out_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _saved_model(tmp_path: Path) -> nn.MLP:
+    model = nn.MLP(2, [3, 1], activation="tanh", seed=4)
+    model.save(tmp_path / "m.json")
+    return model
+
+
+def test_model_with_target_draws_the_loss_with_delta_on_every_u(capsys, tmp_path):
+    model = _saved_model(tmp_path)
+    out_path = tmp_path / "g.svg"
+    status, out, _ = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x", "0.5,0.2",
+                         "--y", "1", "-o", str(out_path))
+    assert status == 0 and out.strip() == str(out_path)
+    values = by_label(node_texts(out_path))
+    # the textbook's δ by hand from the saved weights: δ_out = −2(y − ŷ) (linear output),
+    # δ_i = (1 − tanh² u_i)·δ_out·θ_out,i
+    hidden, last = model.layers[0].neurons, model.layers[1].neurons[0]
+    u = [n.w[0].data * 0.5 + n.w[1].data * 0.2 + n.b.data for n in hidden]
+    y_hat = sum(w.data * math.tanh(ui) for w, ui in zip(last.w, u)) + last.b.data
+    delta_out = -2 * (1.0 - y_hat)
+    assert math.isclose(shown(values["Err"], "data "), (1.0 - y_hat) ** 2, rel_tol=1e-3)
+    assert math.isclose(shown(values["u[1,0]"], "δ = ∂Err/∂u = "), delta_out, rel_tol=1e-3)
+    for i, ui in enumerate(u):
+        expected = (1 - math.tanh(ui) ** 2) * delta_out * last.w[i].data
+        assert math.isclose(shown(values[f"u[0,{i}]"], "δ = ∂Err/∂u = "), expected, rel_tol=1e-3)
+
+
+def test_model_without_target_ends_at_the_output(capsys, tmp_path):
+    _saved_model(tmp_path)
+    out_path = tmp_path / "g.svg"
+    status, _, _ = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x=-0.5,0.2",
+                       "-o", str(out_path), "--no-health")
+    assert status == 0
+    values = by_label(node_texts(out_path))
+    assert "Err" not in values and shown(values["u[1,0]"], "δ = ∂u[1,0]/∂u = ") == 1.0
+    assert "legend" not in node_texts(out_path)
+
+
+def test_depth_and_max_nodes(capsys, tmp_path):
+    _saved_model(tmp_path)
+    model = str(tmp_path / "m.json")
+    status, _, err = run(capsys, "graph", "--model", model, "--x", "1,2", "--y", "0",
+                         "--max-nodes", "5", "-o", str(tmp_path / "a.svg"))
+    assert status == 2 and "more than max_nodes=5" in err and "depth=" in err
+    status, _, _ = run(capsys, "graph", "--model", model, "--x", "1,2", "--y", "0",
+                       "--max-nodes", "5", "--depth", "1", "-o", str(tmp_path / "b.svg"))
+    assert status == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--x", "1,2"], "--x and --y go with --model FILE"),
+    (["--model", "{dir}/m.json"], "--model needs the input to draw"),
+    (["--model", "{dir}/m.json", "--x", "1,2,3"], "--x has 3 numbers but the model in"),
+    (["--model", "{dir}/m.json", "--x", "1,2", "--y", "1,2"], "--y has 2 numbers but the model"),
+    (["--model", "{dir}/missing.json", "--x", "1,2"], "cannot read the model file"),
+    (["--model", "{dir}/broken.json", "--x", "1,2"], "broken.json"),
+    (["-o", "{dir}/graph.pdf"], "must end in .svg or .png"),
+    (["-o", "{dir}/no/such/dir/g.svg"], "does not exist"),
+    (["--x", "1,nan", "--model", "{dir}/m.json"], "expected finite numbers"),
+    (["--x", "a,b", "--model", "{dir}/m.json"], "expected comma-separated numbers"),
+    (["--depth", "-1"], "expected an integer >= 0"),
+    (["--max-nodes", "0"], "expected an integer >= 1"),
+])
+def test_mistakes_end_in_one_clear_line(capsys, tmp_path, argv, message):
+    _saved_model(tmp_path)
+    (tmp_path / "broken.json").write_text('{"format": "deltagrad-mlp"')
+    argv = [a.replace("{dir}", str(tmp_path)) for a in argv]
+    if "-o" not in argv:
+        argv += ["-o", str(tmp_path / "g.svg")]
+    try:  # argparse's own errors exit; the command's errors return 2
+        status = main(["graph", *argv])
+    except SystemExit as e:
+        status = e.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
