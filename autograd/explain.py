@@ -30,6 +30,11 @@ def _num(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _factor(x: float) -> str:
+    """A number inside a product or an expression: negative ones in parentheses."""
+    return f"({_num(x)})" if x < 0 else _num(x)
+
+
 def _names(order: List[Value]) -> Dict[Value, str]:
     """A node's label, or ``n<i>`` for its position in the topological order (stable per graph)."""
     return {v: (v.label or f"n{i}") for i, v in enumerate(order)}
@@ -101,7 +106,7 @@ def _entry(node: Value, names: Dict[Value, str], start: bool,
     else:
         head = f"{name} = {_expression(node, [names[p] for p in node.parents])}"
         if len(node.parents) <= 4 * 2 + 1:
-            head += " = " + _expression(node, [_num(p.data) for p in node.parents])
+            head += " = " + _expression(node, [_factor(p.data) for p in node.parents])
         head += f" = {_num(node.data)}"
     lines = [head]
     if start:
@@ -116,7 +121,7 @@ def _entry(node: Value, names: Dict[Value, str], start: bool,
         term = consumer.grad * local if consumer.grad else 0.0
         total += term
         shown.append(term)
-        left = f"{c}.grad × ∂{c}/∂{name} = {_num(consumer.grad)} × {_num(local)} = {_num(term)}"
+        left = f"{c}.grad × ∂{c}/∂{name} = {_num(consumer.grad)} × {_factor(local)} = {_num(term)}"
         if not consumer.grad and not math.isfinite(local):
             left += " (a zero grad passes nothing on)"
         lines.append(f"    {left:<48}  [{_rule(consumer, pos)}]")

@@ -87,6 +87,11 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
+    def _repr_svg_(self) -> str:
+        """This value's graph as SVG, so Jupyter/IPython shows a Value as a picture."""
+        from viz import svg  # the one place autograd reaches up to viz, lazily
+        return svg(self)
+
     def __float__(self) -> float:
         return self.data
 

@@ -36,7 +36,7 @@ def blocks(text: str) -> dict:
         m = TERM.match(line)
         if m and current is not None:
             c, _, g, loc, t, rule = m.groups()
-            current["terms"].append((c, float(g), float(loc), float(t), rule))
+            current["terms"].append((c, float(g), float(loc.strip("()")), float(t), rule))
             continue
         m = TOTAL.match(line)
         if m and current is not None:
@@ -97,7 +97,7 @@ def test_dot_node_terms_name_the_weight_input_and_bias_parts_of_its_rule():
     assert got["w1"]["terms"] == [("u", -3.5, 2.0, -7.0, "Σθ·o: ∂u/∂θ = o")]
     assert got["o1"]["terms"] == [("u", -3.5, 0.5, -1.75, "Σθ·o: ∂u/∂o = θ")]
     assert got["bias"]["terms"] == [("u", -3.5, 1.0, -3.5, "Σθ·o: ∂u/∂b = 1")]
-    assert got["u"]["head"] == "u = w1·o1 + w2·n3 + bias = 0.5·2 + -1·3 + 0.25 = -1.75"
+    assert got["u"]["head"] == "u = w1·o1 + w2·n3 + bias = 0.5·2 + (-1)·3 + 0.25 = -1.75"
 
 
 def test_rule_text_is_read_from_the_op_table(monkeypatch):
