@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import os
 import stat
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -116,3 +118,15 @@ def test_drawing_displays_in_a_notebook_through_the_same_renderer(no_system_dot)
     assert list(bundle) == ["image/svg+xml"]
     assert bundle["image/svg+xml"] == viz.svg(small_graph())
     assert drawing.pipe(format="png")[:8] == PNG_SIGNATURE
+
+
+def test_a_value_shows_itself_as_svg_in_a_notebook(no_system_dot):
+    g = small_graph()
+    assert g._repr_svg_() == viz.svg(g)
+
+
+def test_autograd_imports_viz_only_when_a_value_is_displayed():
+    code = ("import sys, autograd; v = autograd.Value(1.0) * 2; print('viz' in sys.modules); "
+            "v._repr_svg_(); print('viz' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
