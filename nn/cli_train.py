@@ -182,7 +182,8 @@ def run_train(args: argparse.Namespace) -> int:
     if not math.isfinite(err):
         raise CLIError(f"training diverged (loss {err}); try a smaller --lr")
     right = round(acc * len(X))
-    print(f"final: {loss} {err:.6f}, training accuracy {100.0 * acc:.1f}% ({right}/{len(X)}), "
+    without = " (without the L2 term)" if args.l2 else ""
+    print(f"final: {loss} {err:.6f}{without}, training accuracy {100.0 * acc:.1f}% ({right}/{len(X)}), "
           f"{history.seconds:.1f} s")
     if args.save:
         try:

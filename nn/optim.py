@@ -320,9 +320,8 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     grads = [p.grad for p in params]
     total = math.hypot(*grads)  # √(Σ g²) without overflow; inf if any g is inf, else nan if any is
     if _isfinite(total) and total > max_norm:
-        scale = max_norm / total
         for p, g in zip(params, grads):
-            p.grad = g * scale
+            p.grad = g / total * max_norm  # |g/‖g‖| <= 1: no overflow
     return total
 
 
