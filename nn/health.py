@@ -145,9 +145,9 @@ def health(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
     """Measure gradient health of ``model`` (an ``nn.MLP``) on the batch ``X``, ``y``.
 
     Each sample gets its own forward pass (``model.trace``), its own ``Err`` (``loss``, a
-    name from ``nn.losses.LOSSES`` or a function ``loss(predictions, targets, reduction)``,
-    with ``reduction="sum"`` on one sample) and its own backward, so δ_i = ``u_i.grad`` is
-    that sample's ∂Err/∂u_i.  ‖∂Err/∂θ‖ is the norm of the batch-mean gradient over each
+    name from ``nn.LOSSES`` or a function ``loss(predictions, targets)``, called with
+    one-element lists) and its own backward, so δ_i = ``u_i.grad`` is that sample's
+    ∂Err/∂u_i.  ‖∂Err/∂θ‖ is the norm of the batch-mean gradient over each
     layer's weights.  Parameters' ``.grad`` are restored afterwards, unless ``keep_grads``,
     which leaves that batch-mean gradient in them (for an optimiser or ``clip_grad_norm``).
     """
@@ -172,7 +172,7 @@ def health(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
     try:
         for x, target in zip(X, y):
             record = model.trace(x)
-            err = loss_fn([record.output], [target], reduction="sum")
+            err = loss_fn([record.output], [target])  # one sample: "mean" and "sum" agree
             err.backward()
             err_total += err.data
             for i, lt in enumerate(record.layers):

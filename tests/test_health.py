@@ -130,6 +130,16 @@ def test_other_losses_by_name_and_function():
     by_fn = health(model, X[:10], labels, loss=nn.losses.hinge)
     assert by_name.loss == "hinge" and by_fn.loss == "hinge"
     assert by_name.layers == by_fn.layers
+
+
+    def squared(predictions, targets):  # a custom loss with no reduction argument
+        return (targets[0] - predictions[0]) ** 2
+
+    custom, mse = health(model, X[:10], Y[:10], loss=squared), health(model, X[:10], Y[:10])
+    assert custom.loss == "squared"
+    for a, b in zip(custom.layers, mse.layers):
+        assert a.mean_abs_delta == pytest.approx(b.mean_abs_delta, rel=1e-12)
+        assert a.grad_norm == pytest.approx(b.grad_norm, rel=1e-12)
     multi = MLP(2, [4, 3], activation="relu", seed=2)
     assert isinstance(health(multi, X[:10], [0, 1, 2, 0, 1, 2, 0, 1, 2, 0], loss="cross_entropy"),
                       HealthReport)
