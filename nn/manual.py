@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 from .losses import LOSSES, _class_index
@@ -125,6 +126,15 @@ def _numbers(y: Any, n: int) -> List[float]:
     return [float(item) for item in items]
 
 
+@lru_cache(maxsize=64)
+def _parameter_names(nin: int, nouts: Tuple[int, ...]) -> Tuple[str, ...]:
+    """The dotted names ``MLP.named_parameters()`` gives, built once per shape."""
+    sizes = (nin, *nouts)
+    return tuple(name for t in range(len(nouts)) for i in range(nouts[t])
+                 for name in [*(f"layers.{t}.neurons.{i}.w.{ell}" for ell in range(sizes[t])),
+                              f"layers.{t}.neurons.{i}.b"])
+
+
 def _loss_name(loss: Union[str, Callable[..., Any]]) -> str:
     for name, fn in LOSSES.items():
         if loss == name or loss is fn:
@@ -176,8 +186,8 @@ def manual_backprop(model: MLP, x: Sequence[float], y: Any,
     for t in range(n_layers):
         o_prev = layer_input[t]
         sigma = SIGMA[activation[t]]
-        u_t = [sum(theta_il * o_l for theta_il, o_l in zip(theta[t][i], o_prev)) + bias[t][i]
-               for i in range(len(theta[t]))]
+        u_t = [sum(theta_il * o_l for theta_il, o_l in zip(theta_i, o_prev)) + b_i
+               for theta_i, b_i in zip(theta[t], bias[t])]
         o_t = [sigma(u_i) for u_i in u_t]
         u.append(u_t)
         o.append(o_t)
@@ -194,17 +204,17 @@ def manual_backprop(model: MLP, x: Sequence[float], y: Any,
     for t in range(n_layers - 2, -1, -1):
         sigma_prime = SIGMA_PRIME[activation[t]]
         delta_next, theta_next = delta[t + 1], theta[t + 1]
-        delta[t] = [sigma_prime(u[t][i], o[t][i])
-                    * sum(delta_next[j] * theta_next[j][i] for j in range(len(delta_next)))
-                    for i in range(len(u[t]))]
+        delta[t] = [sigma_prime(u_i, o_i) * sum(delta_j * theta_j[i]
+                                                for delta_j, theta_j in zip(delta_next, theta_next))
+                    for i, (u_i, o_i) in enumerate(zip(u[t], o[t]))]
 
-    # Gradients:  ∂Err/∂θ_iℓ = δ_i·o_ℓ,  ∂Err/∂b_i = δ_i.
-    grads: Dict[str, float] = {}
+    # Gradients:  ∂Err/∂θ_iℓ = δ_i·o_ℓ,  ∂Err/∂b_i = δ_i  (in the order of named_parameters()).
+    gradients: List[float] = []
     for t in range(n_layers):
-        for i, delta_i in enumerate(delta[t]):
-            for ell, o_l in enumerate(layer_input[t]):
-                grads[f"layers.{t}.neurons.{i}.w.{ell}"] = delta_i * o_l
-            grads[f"layers.{t}.neurons.{i}.b"] = delta_i
+        for delta_i in delta[t]:
+            gradients.extend(delta_i * o_l for o_l in layer_input[t])
+            gradients.append(delta_i)
+    grads = dict(zip(_parameter_names(model.nin, tuple(model.nouts)), gradients))
 
     output = yhat[0] if len(yhat) == 1 else list(yhat)
     return ManualResult(u=u, o=o, delta=delta, grads=grads, err=err, output=output)

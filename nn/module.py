@@ -260,7 +260,7 @@ class Layer(Module):
 
     def forward(self, x: Sequence[Input]) -> List[Value]:
         x = self.inputs(x)
-        return [n(x) for n in self.neurons]
+        return [n.forward(x) for n in self.neurons]  # .forward: a plain method call, no __call__ slot
 
     __call__ = forward
 
@@ -361,9 +361,9 @@ class MLP(Module):
 
     def forward(self, x: Sequence[Input]) -> Union[Value, List[Value]]:
         """ŷ for one sample ``x`` (a sequence of ``nin`` numbers or Values)."""
-        o = self.layers[0](self._check_x(x))  # wraps plain numbers once
+        o = self.layers[0].forward(self._check_x(x))  # wraps plain numbers once
         for layer in self.layers[1:]:
-            o = [n(o) for n in layer.neurons]
+            o = [n.forward(o) for n in layer.neurons]
         return o[0] if self._single else o
 
     __call__ = forward
