@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import re
 
 import pytest
@@ -251,3 +252,12 @@ def test_fit_accepts_value_inputs_and_tuples():
     model = nn.MLP(2, [1], seed=0)
     h = nn.fit(model, X, (1.0, -1.0), loss="mse", optimizer="sgd", epochs=2, verbose=False)
     assert h.epochs == 2
+
+
+def test_fit_leaves_the_global_random_state_alone():
+    X, y = small_problem(8)
+    random.seed(5)
+    state = random.getstate()
+    nn.fit(nn.MLP(2, [2, 1], seed=0), X, y, loss="mse", optimizer="sgd", epochs=2, batch_size=3,
+           verbose=False)
+    assert random.getstate() == state
