@@ -98,16 +98,18 @@ def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
             root.grad += grad
             return
         root.grad = grad
-        if _modes.active and _modes._anomaly.get():
-            _backward_checked(order)
-        else:
-            for node in reversed(order):
-                g = node.grad
-                if g:
-                    for p, d in zip(node._prev, node._local):
-                        p.grad += d * g
-        for node, old in carried:
-            node.grad += old
+        try:
+            if _modes.active and _modes._anomaly.get():
+                _backward_checked(order)
+            else:
+                for node in reversed(order):
+                    g = node.grad
+                    if g:
+                        for p, d in zip(node._prev, node._local):
+                            p.grad += d * g
+        finally:  # also when detect_anomaly stops the walk: earlier gradients come back
+            for node, old in carried:
+                node.grad += old
     finally:
         if collecting:
             gc.enable()

@@ -44,15 +44,18 @@ def _pow(a: float, b: float) -> float:
         r = a ** b
     except ZeroDivisionError:
         raise ZeroDivisionError(
-            f"pow: 0 cannot be raised to a negative power ({a!r} ** {b!r})"
-        ) from None
+            f"pow: 0 cannot be raised to a negative power ({_base(a)} ** {b!r})") from None
     except OverflowError:
-        raise OverflowError(f"pow: {a!r} ** {b!r} is too large for a float") from None
+        raise OverflowError(f"pow: {_base(a)} ** {b!r} is too large for a float") from None
     if r.__class__ is complex:
         raise ValueError(
-            f"pow: a negative base to a non-integer power has no real value ({a!r} ** {b!r})"
-        )
+            f"pow: a negative base to a non-integer power has no real value ({_base(a)} ** {b!r})")
     return r
+
+
+def _base(a: float) -> str:
+    """A base as Python would need it written: (-2.0) ** 0.5, not -2.0 ** 0.5."""
+    return f"({a!r})" if a < 0.0 else repr(a)
 
 
 def _dpow(a: float, b: float) -> float:
@@ -141,12 +144,15 @@ _ROWS = (
        guard=("a < 0.0", ValueError, "sqrt: input must be >= 0, got {a!r}")),
     Op("tanh",       1, "tanh(a)",                    ("1.0 - out * out",),                     "tanh", "tanh: 1−o²"),
     Op("sigmoid",    1, "_sigmoid(a)",                ("out * (1.0 - out)",),                   "σ",    "σ: σ(1−σ)"),
-    Op("relu",       1, "a if a > 0.0 else 0.0",      ("1.0 if a > 0.0 else 0.0",),             "relu", "relu: [u>0]"),
-    Op("leaky_relu", 1, "a if a > 0.0 else k * a",    ("1.0 if a > 0.0 else k",),               "leaky", "leaky: 1 or k"),
+    Op("relu",       1, "0.0 if a <= 0.0 else a",     ("0.0 if a <= 0.0 else 1.0",),            "relu", "relu: [u>0]"),
+    Op("leaky_relu", 1, "k * a if a <= 0.0 else a",   ("k if a <= 0.0 else 1.0",),              "leaky", "leaky: 1 or k"),
     Op("abs",        1, "abs(a)",                     ("1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0",), "|·|", "|·|: sign(a)"),
     Op("sum",        0, "",                           (),                                       "Σ",    "Σ: 1 each",  expand=_expand_sum),
     Op("dot",        0, "",                           (),                                       "Σθ·o", "∂u/∂θ = o, ∂u/∂o = θ, ∂u/∂b = 1", expand=_expand_dot),
 )
+
+# relu and leaky_relu test ``a <= 0`` rather than ``a > 0`` so that a NaN input comes out
+# as NaN (and detect_anomaly sees it) instead of being silently turned into 0.
 
 #: The table, by op name.  Leaves have op "" (made by the user) or "const" (a plain
 #: number that an operator wrapped, such as the 2 in ``2 * v``).

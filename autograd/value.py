@@ -45,7 +45,12 @@ class Value:
             if cls is bool or not isinstance(data, numbers.Real):
                 raise TypeError(
                     f"Value() needs a real number (int or float), got {cls.__name__}: {data!r}")
-            data = float(data)
+            try:
+                data = float(data)
+            except OverflowError:
+                text = repr(data)
+                short = text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text)} digits)"
+                raise OverflowError(f"Value(): {short} is too large for a float") from None
         if label.__class__ is not str:
             raise TypeError(f"Value() label must be a str, got {type(label).__name__}")
         self.data = data
@@ -56,6 +61,10 @@ class Value:
         self._prev = ()
         self._local = ()
         self._arg = None
+        if _modes.active:  # a Value made while compile traces fn is one of fn's constants
+            tracer = _modes._tracing.get()
+            if tracer is not None:
+                tracer.leaf(self)
 
     # --- what users and viz inspect -------------------------------------------------
     @property
@@ -93,6 +102,10 @@ class Value:
         return svg(self)
 
     def __float__(self) -> float:
+        if _modes.active and _modes._tracing.get() is not None:
+            raise TypeError(
+                "float(Value) while compiling: the number would be frozen at its trace-time "
+                "value (math.exp(v) does this too). Use the Value's own ops (v.exp()) instead.")
         return self.data
 
     def __bool__(self) -> bool:
@@ -332,6 +345,10 @@ def dot(weights: Sequence[Union[Value, Number]], inputs: Sequence[Union[Value, N
     Its local derivatives are ∂u/∂θ_ℓ = o_ℓ, ∂u/∂o_ℓ = θ_ℓ and ∂u/∂b = 1.  Inputs (and
     weights) may be plain numbers, which become constants.
     """
+    if weights.__class__ is not list and weights.__class__ is not tuple:
+        weights = tuple(weights)  # an iterator would be used up by the first pass below
+    if inputs.__class__ is not list and inputs.__class__ is not tuple:
+        inputs = tuple(inputs)
     try:
         wd = [w.data for w in weights]
     except AttributeError:
