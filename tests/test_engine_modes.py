@@ -170,6 +170,8 @@ def test_no_grad_is_private_to_an_asyncio_task():
     (lambda: Value(NAN).tanh(), ["tanh", "nan"]),
     (lambda: Value(INF).exp(), ["exp", "inf"]),
     (lambda: Value(NAN).leaky_relu(0.2), ["leaky_relu", "nan", "k=0.2"]),
+    (lambda: Value(NAN).relu(), ["relu", "nan"]),  # NaN is not silently turned into 0
+    (lambda: Value(NAN).abs(), ["abs", "nan"]),
     (lambda: autograd.sum([Value(INF), 1.0, Value(-INF)]), ["sum", "inf, 1.0, -inf"]),
     (lambda: autograd.dot([Value(1e200)], [Value(1e200)]), ["dot", "1e+200"]),
 ])
@@ -230,6 +232,17 @@ def test_anomaly_check_applies_when_backward_runs_not_when_the_graph_was_built()
     with detect_anomaly():  # built outside, backward inside: checked
         with pytest.raises(FloatingPointError):
             z.backward()
+
+
+def test_detect_anomaly_stopping_backward_gives_back_gradients_held_before():
+    a = Value(0.0)
+    mid = a.sqrt()
+    out = mid * 2.0
+    mid.grad = 5.0  # left over from an earlier backward through mid
+    with detect_anomaly():
+        with pytest.raises(FloatingPointError):
+            out.backward()
+    assert mid.grad == 5.0 + 2.0  # this call's 2.0 on top of the 5.0 it held
 
 
 def test_without_detect_anomaly_non_finite_gradients_pass_silently():
