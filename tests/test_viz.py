@@ -251,7 +251,7 @@ def test_grad_cells_are_coloured_by_magnitude_on_a_log_scale():
     assert [m.group(1) for m in fills] == [
         "#f0f7fd", "#d4e8f8", "#a8d0f0", "#6fb0e4", "#fdba74", "#d1d5db", "#f87171"]
     assert [bool(m.group(2)) for m in fills] == [False] * 5 + [True, False]  # exactly 0: dashed
-    assert "legend" in d.source and "exactly 0 (dead)" in d.source
+    assert "legend" in d.source and "exactly 0: no signal" in d.source
 
 
 def test_dead_relu_grad_is_marked_zero():

@@ -40,7 +40,7 @@ _GRAD_BINS = (
     (1e2, "#6fb0e4", "< 100"),
     (math.inf, "#fdba74", "≥ 100"),
 )
-_ZERO = ("#d1d5db", "exactly 0 (dead)")
+_ZERO = ("#d1d5db", "exactly 0: no signal")
 _BAD = ("#f87171", "nan / inf")
 
 _FONT = "Helvetica"
@@ -238,7 +238,7 @@ def _op_label(v: Value, show_rules: bool, cut: bool) -> str:
     if not lines:
         return _symbol(v)
     small = "<br/>".join(lines)
-    return f'<<b>{_esc(_symbol(v))}</b><br/><font point-size="8" color="#475569">{small}</font>>'
+    return f'<<b>{_esc(_symbol(v))}</b><br/><font point-size="9" color="#475569">{small}</font>>'
 
 
 def _legend(roles: set, show_local: bool, has_u: bool, backward_done: bool, root_name: str) -> str:
@@ -317,7 +317,7 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
         "rankdir": rankdir, "fontname": _FONT, "fontsize": "11", "nodesep": "0.2",
         "ranksep": "0.3", "bgcolor": "white"},
         node_attr={"fontname": _FONT, "fontsize": "11"},
-        edge_attr={"fontname": _FONT, "fontsize": "9", "color": "#64748b", "arrowsize": "0.6"})
+        edge_attr={"fontname": _FONT, "fontsize": "10", "color": "#64748b", "arrowsize": "0.6"})
 
     # Node statements go to the top level or to their neuron's cluster; edges to the top.
     top: List[Tuple[str, Dict[str, str]]] = []
