@@ -86,7 +86,7 @@ def assert_agrees(model, x, y, loss, reduction="mean"):
 # --- the oracle ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("loss", LOSS_NAMES)
-@pytest.mark.parametrize("activation, output_activation", itertools.product(ACTIVATIONS, ACTIVATIONS))
+@pytest.mark.parametrize("activation, output_activation", list(itertools.product(ACTIVATIONS, ACTIVATIONS)))
 def test_every_activation_and_loss(activation, output_activation, loss):
     rng = random.Random(f"{activation}-{output_activation}-{loss}")
     for _ in range(4):
