@@ -136,3 +136,17 @@ def test_mistakes_end_in_one_clear_line(capsys, tmp_path, argv, message):
     err = capsys.readouterr().err
     assert status == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, name", [([], "graph.svg"), (["--demo", "network"], "network.svg")])
+def test_gallery_svgs_are_what_the_documented_commands_draw(capsys, tmp_path, monkeypatch, argv, name):
+    """The README's pictures stay current.  Regenerate them with
+    `deltagrad graph -o viz/gallery/graph.svg` and
+    `deltagrad graph --demo network -o viz/gallery/network.svg`."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # the bundled renderer, as on a fresh install
+    out_path = tmp_path / name
+    assert run(capsys, "graph", *argv, "-o", str(out_path))[0] == 0
+    gallery = Path(__file__).resolve().parents[1] / "viz" / "gallery" / name
+    assert out_path.read_bytes() == gallery.read_bytes()
