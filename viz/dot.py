@@ -53,7 +53,9 @@ class GraphTooLargeError(ValueError):
 
 class Drawing(graphviz.Digraph):
     """A ``graphviz.Digraph`` whose ``pipe`` (and so its notebook display) renders through
-    ``viz.render.find_renderer``: a system ``dot``, else the bundled ``graphviz-pure``."""
+    ``viz.render.find_renderer``: a system ``dot``, else the bundled ``graphviz-pure``.
+    To write a file use ``viz.render(drawing, path)``: the inherited ``render`` and
+    ``view`` still call a system ``dot``."""
 
     def pipe(self, format: Optional[str] = None, renderer: Optional[str] = None,
              formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
