@@ -293,7 +293,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # cyclic collector frees them) and for nobody else's.
     for r, step in runners:
         gc.collect()
-        for k in range(args.steps):
+        losses[r.key].append(step(0))  # warm-up, untimed
+        for k in range(1, args.steps + 1):
             start = clock()
             losses[r.key].append(step(k))
             times[r.key].append(clock() - start)
@@ -301,7 +302,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for r, step in runners:  # one more step each, under tracemalloc
         gc.collect()
         tracemalloc.start()
-        losses[r.key].append(step(args.steps))
+        losses[r.key].append(step(args.steps + 1))
         memory[r.key] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
 
