@@ -25,7 +25,7 @@ from operator import mul
 from typing import Callable, Dict, List, NamedTuple, Optional
 
 import nn
-from autograd import Value
+from autograd import Value, dot
 from nn.train import History, _eager_step
 
 SAMPLES, NOISE, SEED = 100, 0.1, 1337
@@ -229,6 +229,39 @@ RUNNERS = [
 ]
 
 
+def phases_nn(w: Workload, steps: int) -> None:
+    """(a)'s step cut into its phases, timed without a profiler (which inflates calls)."""
+    model = nn.MLP(2, SIZES, seed=0)
+    model.load_state_dict(w.state)
+    params = model.parameters()
+    opt = nn.SGD(params, lr=LR_START)
+    names = ("forward (nn.MLP)", "loss (hinge + L2)", "backward", "update (SGD)", "freeing the graph")
+    spent = {name: [] for name in names}
+    clock = time.process_time
+    for k in range(steps + 1):
+        opt.lr = lr_at(k)
+        gc.disable()
+        t0 = clock()
+        preds = [model(x) for x in w.X]
+        t1 = clock()
+        err = nn.hinge(preds, w.y) + ALPHA * dot(params, params)
+        t2 = clock()
+        opt.zero_grad()
+        err.backward()
+        t3 = clock()
+        opt.step()
+        t4 = clock()
+        del preds, err
+        t5 = clock()
+        gc.enable()
+        if k:  # the first step is a warm-up
+            for name, t in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                spent[name].append(t)
+    print(f"\nphases of (a), median CPU time of {steps} steps:")
+    for name in names:
+        print(f"  {name:<20} {1000 * statistics.median(spent[name]):7.2f} ms")
+
+
 def profile_nn(w: Workload, steps: int) -> None:
     """Where (a)'s time goes: self time by part of the code, then the top functions."""
     run = run_nn(w)
@@ -244,6 +277,8 @@ def profile_nn(w: Workload, steps: int) -> None:
     for (filename, _, func), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         if filename.startswith("<deltagrad op"):
             part = "engine: generated op methods"
+        elif filename == __file__ or filename == os.path.abspath(__file__):
+            part = "runner (mostly freeing the step's graph)"
         elif filename.startswith(root):
             rel = os.path.relpath(filename, root)
             part = ("engine: " if rel.startswith("autograd") else "nn: ") + rel
@@ -266,7 +301,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per runner (default 10)")
     parser.add_argument("--wall", action="store_true",
                         help="time with the wall clock instead of this process's CPU time")
-    parser.add_argument("--profile", action="store_true", help="also profile (a) and print where time goes")
+    parser.add_argument("--profile", action="store_true",
+                        help="also time (a)'s phases and profile it, to show where the time goes")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error("--steps must be >= 1")
@@ -338,6 +374,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("\ntargets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'} ({got})"
                                     for name, ok, got in checks))
     if args.profile:
+        phases_nn(w, args.steps)
         profile_nn(w, max(args.steps, 5))
     return 0
 
