@@ -131,6 +131,53 @@ def register(subparsers: Any) -> None:
     q.set_defaults(func=run_health, noise=None)
 
 
+# --- pictures for `deltagrad train` (its module calls these, so the options live in one place) ---
+
+def add_plot_options(parser: argparse.ArgumentParser) -> None:
+    """``--plot FILE`` (loss and accuracy per epoch) and ``--plot-boundary FILE``."""
+    parser.add_argument("--plot", metavar="FILE",
+                        help="after training, draw the loss and accuracy per epoch to FILE "
+                             "(.png or .svg; needs matplotlib: pip install 'deltagrad[plot]')")
+    parser.add_argument("--plot-boundary", metavar="FILE",
+                        help="after training, draw the decision boundary with the data points to FILE "
+                             "(.png or .svg; needs matplotlib)")
+
+
+def check_plot_options(args: argparse.Namespace) -> None:
+    """Fail before training, not after: a bad suffix, a missing folder or no matplotlib."""
+    import os
+
+    files = [(opt, path) for opt, path in (("--plot", args.plot), ("--plot-boundary", args.plot_boundary))
+             if path]
+    if not files:
+        return
+    from .plot import PlotUnavailable, image_format, require_matplotlib
+
+    for opt, path in files:
+        try:
+            image_format(path)
+        except ValueError as e:
+            raise CLIError(f"{opt}: {e}") from None
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise CLIError(f"{opt} {path}: the folder {folder} does not exist")
+    try:
+        require_matplotlib()
+    except PlotUnavailable as e:
+        raise CLIError(str(e)) from None
+
+
+def save_plots(args: argparse.Namespace, history: Any, model: Any, X: Sequence[Sequence[float]],
+               y: Sequence[Any], title: str) -> None:
+    """Draw what ``--plot`` / ``--plot-boundary`` asked for and print each file's path."""
+    if args.plot:
+        from .plot import plot_history
+        print(f"plot:  {plot_history(history, args.plot, title=title)}")
+    if args.plot_boundary:
+        from .plot import plot_decision_boundary
+        print(f"plot:  {plot_decision_boundary(model, X, y, args.plot_boundary, title=title)}")
+
+
 # --- explain ---------------------------------------------------------------------------
 
 def _n(x: float) -> str:

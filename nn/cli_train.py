@@ -104,6 +104,8 @@ def register(subparsers: Any) -> None:
                    help=f"seed for the data, the initial weights and the shuffling (default: {DEFAULT_SEED})")
     p.add_argument("--save", metavar="FILE", help="save the trained model to FILE (JSON)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    from .cli_teach import add_plot_options
+    add_plot_options(p)
     p.set_defaults(func=run_train)
 
     q = subparsers.add_parser(
@@ -155,6 +157,8 @@ def run_train(args: argparse.Namespace) -> int:
         folder = os.path.dirname(os.path.abspath(args.save))
         if not os.path.isdir(folder):
             raise CLIError(f"--save {args.save}: the folder {folder} does not exist")
+    from .cli_teach import check_plot_options, save_plots
+    check_plot_options(args)
     X, y = _dataset(args, labels)
     model = MLP(2, args.layers + [nout], activation=args.activation, output_activation="linear",
                 init=args.init, seed=args.seed)
@@ -191,6 +195,7 @@ def run_train(args: argparse.Namespace) -> int:
         except OSError as e:
             raise CLIError(f"cannot save the model to {args.save}: {e.strerror or e}") from None
         print(f"saved: {args.save}")
+    save_plots(args, history, model, X, y, title=f"{args.dataset}, MLP {sizes}, {loss}")
     return 0
 
 

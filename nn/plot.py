@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["plot_history", "plot_decision_boundary", "PlotUnavailable", "FORMATS"]
+__all__ = ["plot_history", "plot_decision_boundary", "PlotUnavailable", "FORMATS", "image_format",
+           "require_matplotlib"]
 
 #: File formats the plots write, chosen by the path's suffix.
 FORMATS = ("png", "svg")
@@ -26,8 +27,12 @@ class PlotUnavailable(ImportError):
     """matplotlib is not installed; the message says how to install it."""
 
 
-def _figure(nrows: int = 1, ncols: int = 1, size: Tuple[float, float] = (6.4, 4.8)):
-    """A matplotlib Figure on the Agg canvas, without pyplot (no global backend change)."""
+def require_matplotlib() -> None:
+    """Raise ``PlotUnavailable`` (with the install command) unless matplotlib can be imported."""
+    _figure_classes()
+
+
+def _figure_classes():
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -35,13 +40,20 @@ def _figure(nrows: int = 1, ncols: int = 1, size: Tuple[float, float] = (6.4, 4.
         raise PlotUnavailable(
             "plots need matplotlib, which is not installed: pip install 'deltagrad[plot]' "
             "(or pip install matplotlib)") from e
+    return Figure, FigureCanvasAgg
+
+
+def _figure(nrows: int = 1, ncols: int = 1, size: Tuple[float, float] = (6.4, 4.8)):
+    """A matplotlib Figure on the Agg canvas, without pyplot (no global backend change)."""
+    Figure, FigureCanvasAgg = _figure_classes()
     fig = Figure(figsize=size, dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
 
-def _format(path: Union[str, os.PathLike]) -> str:
+def image_format(path: Union[str, os.PathLike]) -> str:
+    """"png" or "svg" from the path's suffix; anything else is a ValueError naming the path."""
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
         raise ValueError(f"can't tell the image format from {str(path)!r}: use a .png or .svg file name")
@@ -69,7 +81,7 @@ def plot_history(history: Any, path: Union[str, os.PathLike], title: Optional[st
     The loss axis is logarithmic when the loss stays positive and spans more than a factor
     of 10.  Epochs whose loss is nan or inf are left out and counted in the title.
     """
-    fmt = _format(path)
+    fmt = image_format(path)
     loss = list(getattr(history, "loss", None) or [])
     if not loss:
         raise ValueError("plot_history: the history has no epochs to draw (history.loss is empty)")
@@ -125,7 +137,7 @@ def plot_decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence
     boundary as a line; for several outputs it is the largest output.  ``X`` must be 2-D.
     ``resolution`` is the number of grid points per axis.  Returns the path.
     """
-    fmt = _format(path)
+    fmt = image_format(path)
     X = [list(p) for p in X]
     y = list(y)
     if not X:

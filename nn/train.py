@@ -85,6 +85,7 @@ class History:
     model as it was when each batch was forwarded, or None when there is no accuracy, as
     for mse) and ``lr`` (the learning rate the epoch started with).  Per optimiser step,
     when ``clip`` is on: ``grad_norm`` (‖g‖ before clipping) and ``clipped_norm`` (after).
+    Per epoch, when ``fit(..., health=True)``: ``health`` (an ``nn.HealthReport``).
     """
 
     def __init__(self) -> None:
@@ -93,6 +94,7 @@ class History:
         self.lr: List[float] = []
         self.grad_norm: List[float] = []
         self.clipped_norm: List[float] = []
+        self.health: List[Any] = []
         self.seconds = 0.0
 
     @property
@@ -204,7 +206,7 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
         optimizer: Union[str, Optimizer] = "sgd", lr: Optional[float] = None,
         epochs: int = 100, batch_size: Optional[int] = None,
         schedule: Optional[Schedule] = None, clip: Optional[float] = None, l2: float = 0.0,
-        accuracy: Accuracy = "auto", seed: Optional[int] = None,
+        accuracy: Accuracy = "auto", seed: Optional[int] = None, health: bool = False,
         verbose: bool = True) -> History:
     """Train ``model`` on samples ``X`` with targets ``y``; returns a ``History``.
 
@@ -219,6 +221,9 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     - ``l2``: adds ``l2·Σθ²`` to the loss, as micrograd's demo does (its ``alpha``).
     - ``accuracy``: "auto" (sign of the score for hinge and bce, argmax for
       cross_entropy, none for mse), "sign", "argmax", None or ``f(prediction, label)``.
+    - ``health``: after every epoch, record ``nn.health(model, X, y, loss)`` (per-layer
+      gradient norms, mean |δ|, dead and saturated units, vanishing/exploding flags) in
+      ``history.health``; it costs one more traced forward and backward pass over ``X``.
     - ``verbose``: progress on stderr: one updating line on a terminal, else a line
       every 10% of the epochs.
     """
@@ -246,6 +251,13 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
         raise ValueError(f"clip must be a max norm >= 0 or None, got {clip!r}")
     if l2.__class__ is bool or not isinstance(l2, numbers.Real) or not 0.0 <= l2 < math.inf:
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    if health.__class__ is not bool:
+        raise TypeError(f"health must be True or False, got {type(health).__name__}: {health!r}")
+    if health:
+        if not callable(getattr(model, "trace", None)) or not getattr(model, "layers", None):
+            raise TypeError(f"fit(health=True) needs an nn.MLP (with .trace and .layers), "
+                            f"got {type(model).__name__}")
+        from .health import health as measure_health
 
     history = History()
     step = _eager_step(model, loss_fn, opt, float(l2), clip, history)
@@ -272,6 +284,8 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
                 correct += sum(1 for p, t in zip(preds, yb) if acc_fn(_data(p), t))
         history.loss.append(total / n)
         history.accuracy.append(None if acc_fn is None else correct / n)
+        if health:
+            history.health.append(measure_health(model, X, y, loss=loss_fn))
         history.seconds = time.perf_counter() - start
         if progress is not None:
             progress.update(epoch, history.loss[-1], history.accuracy[-1], history.seconds)

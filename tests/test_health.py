@@ -162,3 +162,21 @@ def test_table_states_its_thresholds():
     assert f"< {VANISHING_RATIO:g} ×" in text and f"> {EXPLODING_RATIO:g} ×" in text
     assert f"> {EXPLODING_NORM:g}" in text and "u ≤ 0 on every sample" in text
     assert "verdict:" in text
+
+
+def test_fit_records_health_every_epoch():
+    model = MLP(2, [4, 4, 1], activation="tanh", seed=4)
+    history = nn.fit(model, X[:20], [2 * v - 1 for v in Y[:20]], loss="hinge", optimizer="sgd",
+                     lr=0.2, epochs=3, health=True, verbose=False)
+    assert len(history.health) == 3 and all(isinstance(r, HealthReport) for r in history.health)
+    assert history.health[0].loss == "hinge" and history.health[0].samples == 20
+    # The last report describes the trained model: measuring it again gives the same numbers.
+    again = health(model, X[:20], [2 * v - 1 for v in Y[:20]], loss="hinge")
+    assert history.health[-1].layers == again.layers
+    assert history.health[0].layers != again.layers  # the first one saw the model one epoch in
+    plain = nn.fit(MLP(2, [3, 1], seed=0), X[:5], Y[:5], epochs=2, verbose=False)
+    assert plain.health == []
+    with pytest.raises(TypeError, match="health must be True or False"):
+        nn.fit(MLP(2, [3, 1], seed=0), X[:5], Y[:5], epochs=1, health="yes", verbose=False)
+    with pytest.raises(TypeError, match=r"fit\(health=True\) needs an nn.MLP"):
+        nn.fit(nn.Neuron(2), X[:5], Y[:5], epochs=1, health=True, verbose=False)

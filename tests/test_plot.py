@@ -128,3 +128,34 @@ def test_multiclass_and_sigmoid_boundaries_render(tmp_path, suffix):
     out = tmp_path / f"sigmoid.{suffix}"
     plot_decision_boundary(sigmoid, X, [v % 2 for v in y], out, resolution=20)
     assert out.stat().st_size > 1000
+
+
+def test_train_plot_options_write_both_pictures(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from nn.cli import main
+
+    curves, boundary = tmp_path / "curves.png", tmp_path / "boundary.svg"
+    status = main(["train", "--samples", "30", "--layers", "4", "--epochs", "3", "--quiet",
+                   "--plot", str(curves), "--plot-boundary", str(boundary)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert f"plot:  {curves}" in out and f"plot:  {boundary}" in out
+    assert curves.read_bytes().startswith(PNG_SIGNATURE)
+    assert "moons, MLP 2-4-1, hinge" in svg_text(boundary)
+
+
+def test_train_plot_problems_stop_before_training(tmp_path, capsys, monkeypatch):
+    from nn.cli import main
+
+    status = main(["train", "--epochs", "1", "--quiet", "--plot", str(tmp_path / "c.jpg")])
+    err = capsys.readouterr()
+    assert status == 2 and "--plot: can't tell the image format" in err.err and "data:" not in err.out
+    status = main(["train", "--epochs", "1", "--quiet", "--plot-boundary", str(tmp_path / "no" / "b.png")])
+    assert status == 2 and "does not exist" in capsys.readouterr().err
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends",
+                 "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    status = main(["train", "--epochs", "1", "--quiet", "--plot", str(tmp_path / "c.png")])
+    captured = capsys.readouterr()
+    assert status == 2 and "pip install 'deltagrad[plot]'" in captured.err
+    assert captured.err.count("\n") == 1 and "data:" not in captured.out
