@@ -5,6 +5,7 @@ u_i = Σ_ℓ θ_iℓ·o_ℓ + b_i, o_i = σ(u_i); Err; δ at the output and, rig
 hidden layers; ∂Err/∂θ_iℓ = δ_i·o_ℓ; the update θ ← θ − η·∂Err/∂θ.  Every number is
 autograd's and is checked against ``nn.manual_backprop``.  ``health`` prints gradient
 health tables (``nn.health``), by default for a deep sigmoid network next to a ReLU one.
+``deltagrad train`` takes its ``--plot`` / ``--plot-boundary`` options from here too.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def _float(text: str) -> float:
 
 
 def _names(kind: str):
+    """An argparse type for a comma-separated list of activation or init names."""
     def parse(text: str) -> List[str]:
         from .module import ACTIVATIONS, INITS
         choices = ACTIVATIONS if kind == "activation" else INITS
