@@ -1,0 +1,566 @@
+"""The code generator behind ``autograd.compile``: a traced graph becomes straight-line Python.
+
+Forward pass: one assignment per computed node, pasted from its op's ``forward`` template
+(``expand`` for sum and dot), after the op's ``guard`` when it has one.  Backward pass:
+eager ``backward`` unrolled.  Nodes come newest first; a node c whose gradient d_c is
+not 0 passes it to each operand p with one line ``d_p += d_c * (∂c/∂p)``, the local
+derivative ∂c/∂p pasted from the op's ``local`` template.  The lines come in the order
+eager backward adds the same products, so both give the same floats, and no derivative
+rule is written here: every expression comes from ``autograd.ops``.
+
+Only three things reach the source: the op table's templates, numbers written with
+``repr(float)`` (``inf``/``nan`` by name), and names made from node tags and labels
+reduced to ``[A-Za-z0-9_]`` (never a keyword, builtin, helper or internal name).
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import keyword
+import math
+import re
+import tokenize
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from .ops import HELPERS, OPS, Op
+from .value import Value
+
+__all__ = ["Graph", "emit", "namespace", "literal", "MAX_TERMS", "MAX_LINES"]
+
+#: Most operands one generated ``+`` chain may have: CPython's compiler recurses once per
+#: ``+``, so a sum of thousands of terms is written as a chain of partial sums.
+MAX_TERMS = 100
+#: Most lines in one generated function; bigger programs are split into parts that pass
+#: the values they share through a list (compiling one huge function is slower).
+MAX_LINES = 100_000
+
+# Kinds of node in a compiled graph.
+INPUT = "input"          # a placeholder for one of the compiled function's inputs
+VARIABLE = "variable"    # a leaf Value captured from outside fn: read live, gets .grad
+OUTSIDE = "outside"      # a computed Value made before tracing: read as is, backward continues
+CONST = "const"          # a number frozen at trace time (made inside fn, or only from constants)
+COMPUTED = "computed"    # a node fn computed from its operands: becomes a line of code
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+_RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | frozenset(HELPERS)
+
+
+def _identifier(text: str) -> str:
+    """``text`` reduced to ``[A-Za-z0-9_]`` (other runs become one ``_``), at most 40 chars."""
+    return _UNSAFE.sub("_", text).strip("_")[:40].rstrip("_")
+
+
+# --- the op table's expressions as format strings -------------------------------------
+
+_OPERANDS = ("a", "b", "k", "out")
+
+
+def _template(expr: str) -> str:
+    """``expr`` with its operand names (a, b, k, out) turned into ``str.format`` fields."""
+    pieces: List[str] = []
+    pos, prev = 0, ""
+    for tok in tokenize.generate_tokens(io.StringIO(expr).readline):
+        if tok.type == tokenize.NAME and tok.string in _OPERANDS and prev != ".":
+            start, end = tok.start[1], tok.end[1]
+            pieces.append(expr[pos:start].replace("{", "{{").replace("}", "}}"))
+            pieces.append("{" + tok.string + "}")
+            pos = end
+        prev = tok.string
+    pieces.append(expr[pos:].replace("{", "{{").replace("}", "}}"))
+    return "".join(pieces)
+
+
+class _Rule:
+    """A fixed-arity op's templates, ready to be filled with operand names."""
+
+    __slots__ = ("forward", "local", "guard", "error")
+
+    def __init__(self, op: Op) -> None:
+        self.forward = _template(op.forward)
+        self.local = tuple(_template(e) for e in op.local)
+        self.guard = _template(op.guard[0]) if op.guard else None
+        self.error = "_err_" + _identifier(op.name)
+
+
+_RULES: Dict[str, _Rule] = {name: _Rule(op) for name, op in OPS.items() if op.expand is None}
+
+
+def _error_maker(op: Op) -> Callable[..., BaseException]:
+    """``(a, b, k) -> exception`` with the guard's own type and message, as eager raises it."""
+    _, exc, message = op.guard  # type: ignore[misc]
+    scope: Dict[str, object] = {"_E": exc}
+    source = f"def _make(a, b, k):\n    return _E(f{message!r})\n"
+    exec(builtins.compile(source, f"<deltagrad guard {op.name}>", "exec"), scope)
+    return scope["_make"]  # type: ignore[return-value]
+
+
+def namespace() -> Dict[str, object]:
+    """The globals generated code runs with: the op table's helpers and guard errors."""
+    from .graph import backward
+    ns: Dict[str, object] = dict(HELPERS)
+    for op in OPS.values():
+        if op.guard is not None and op.expand is None:
+            ns[_RULES[op.name].error] = _error_maker(op)
+    ns["_backward"] = backward
+    return ns
+
+
+def literal(x: float) -> str:
+    """A float as source text that evaluates to exactly it (``inf``/``nan`` are helper names)."""
+    if x != x:
+        return "nan"
+    if x == math.inf:
+        return "inf"
+    if x == -math.inf:
+        return "(-inf)"
+    text = repr(float(x))
+    return "(" + text + ")" if text[0] == "-" else text
+
+
+# --- safe names ----------------------------------------------------------------------
+
+def _base_name(v: Value) -> str:
+    """A readable name from the node's tag (``("u", 1, 3)`` -> ``u_1_3``) or label, or ""."""
+    tag = v.tag
+    if tag is None:
+        return _identifier(v.label) if v.label else ""
+    if tag.__class__ is tuple and tag and isinstance(tag[0], str):
+        parts = [str(t) for t in tag if isinstance(t, str) or t.__class__ is int]
+        name = _identifier("_".join(parts))
+        if name:
+            return name
+    return _identifier(v.label) if v.label.__class__ is str else ""
+
+
+class _Names:
+    """Hands out unique, safe local names; ``d_`` + name is always free for the gradient."""
+
+    def __init__(self) -> None:
+        self.taken: Set[str] = set()
+        self.count: Dict[str, int] = {}
+
+    def claim(self, base: str) -> str:
+        if base[0].isdigit() or base.startswith("d_"):
+            base = "n_" + base
+        name = base
+        if name in self.taken or name in _RESERVED:
+            n = self.count.get(base, 1)
+            while name in self.taken or name in _RESERVED:
+                n += 1
+                name = f"{base}__{n}"
+            self.count[base] = n
+        self.taken.add(name)
+        return name
+
+
+# --- the graph, as compile sees it -----------------------------------------------------
+
+class Node:
+    """One node: its ``kind``, local ``name``, ``op`` and operand indices, constant ``k``
+    (``arg``), frozen ``value`` (constants) and ``slot`` (index of its input or variable)."""
+
+    __slots__ = ("kind", "name", "op", "parents", "arg", "value", "slot")
+
+    def __init__(self, kind: str, name: str = "", op: Optional[Op] = None,
+                 parents: Tuple[int, ...] = (), arg: Optional[float] = None,
+                 value: float = 0.0, slot: int = -1) -> None:
+        self.kind, self.name, self.op, self.parents = kind, name, op, parents
+        self.arg, self.value, self.slot = arg, value, slot
+
+
+class Graph:
+    """The traced graph from ``root`` (then the ``aux`` outputs), in topological order.
+
+    The walk is the one eager ``backward`` does (depth first, operands in order), so the
+    first ``n_root`` nodes are exactly the root's ancestors in eager's order.  It stops at
+    nodes not made while tracing: those are inputs, variables or outside Values.
+    """
+
+    def __init__(self, root: Value, aux: Sequence[Value], inputs: Sequence[Value],
+                 made: Set[Value], frozen: Set[Value]) -> None:
+        self.nodes: List[Node] = []
+        self.variables: List[Value] = []
+        self.constants: List[Value] = []
+        self._index: Dict[Value, int] = {}
+        self._input_slot = {v: i for i, v in enumerate(inputs)}
+        self._made, self._frozen = made, frozen
+        self.input_nodes = [-1] * len(inputs)
+        self._walk(root)
+        self.n_root = len(self.nodes)
+        for a in aux:
+            if a not in self._index:
+                self._walk(a)
+        self.root = self._index[root]
+        self.aux = [self._index[a] for a in aux]
+        self._name_nodes(len(inputs))
+        del self._index, self._made, self._frozen, self._input_slot
+
+    def _walk(self, start: Value) -> None:
+        index, made, slots = self._index, self._made, self._input_slot
+        nodes, make = self.nodes, self._node
+        empty = iter(())
+        stack = [(start, iter(start._prev) if start in made and start not in slots else empty)]
+        index[start] = -1  # on the stack
+        push, pop = stack.append, stack.pop
+        while stack:
+            v, it = stack[-1]
+            for p in it:
+                if p not in index:
+                    index[p] = -1
+                    push((p, iter(p._prev) if p._prev and p in made and p not in slots else empty))
+                    break
+            else:
+                pop()
+                index[v] = len(nodes)
+                nodes.append(make(v))
+
+    def _node(self, v: Value) -> Node:
+        slot = self._input_slot.get(v)
+        if slot is not None:
+            self.input_nodes[slot] = len(self.nodes)
+            return Node(INPUT, slot=slot)
+        if v._op == "const":
+            self.constants.append(v)
+            return Node(CONST, value=v.data)
+        if v not in self._made:  # captured from outside fn
+            self.variables.append(v)
+            slot = len(self.variables) - 1
+            return Node(VARIABLE if not v._prev else OUTSIDE, _base_name(v) or f"v{slot}", slot=slot)
+        if not v._prev:
+            if v in self._frozen:
+                raise TypeError(
+                    "compile: fn computed a Value inside no_grad(); compiled code cannot redo "
+                    f"that on each call (it would stay {v.data!r} forever). Compute it outside "
+                    "fn and pass it in as an input, or drop the no_grad().")
+            if v._op == "":
+                self.constants.append(v)
+            return Node(CONST, value=v.data)
+        op = OPS.get(v._op)
+        if op is None:
+            raise TypeError(f"compile: the graph has a node of unknown op {v._op!r}; "
+                            f"known ops: {', '.join(OPS)}")
+        parents = tuple(map(self._index.__getitem__, v._prev))
+        if all(self.nodes[p].kind is CONST for p in parents):
+            return Node(CONST, value=v.data)  # only constants in: fold it to its value
+        return Node(COMPUTED, _base_name(v), op=op, parents=parents, arg=v._arg)
+
+    def _name_nodes(self, n_inputs: int) -> None:
+        """Turn the base names found during the walk into unique, safe local names."""
+        names = _Names()
+        for i in range(n_inputs):
+            names.claim(f"x_{i}")
+        counter = 0
+        for node in self.nodes:
+            if node.kind is INPUT:
+                node.name = f"x_{node.slot}"
+            elif node.kind is VARIABLE or node.kind is OUTSIDE:
+                node.name = names.claim(node.name)
+            elif node.kind is COMPUTED:
+                counter += 1
+                node.name = names.claim(node.name or f"{_identifier(node.op.name)}_{counter}")
+
+
+# --- emitting code -------------------------------------------------------------------
+
+class _Unit:
+    """Lines that stay together (a statement, or an ``if`` block) and the names they set."""
+
+    __slots__ = ("lines", "defs")
+
+    def __init__(self, lines: List[str], defs: Iterable[str] = ()) -> None:
+        self.lines = lines
+        self.defs = tuple(defs)
+
+
+def _sum_of(terms: Sequence[str]) -> Iterable[Tuple[str, ...]]:
+    for i in range(0, len(terms), MAX_TERMS):
+        yield tuple(terms[i:i + MAX_TERMS])
+
+
+class _Emitter:
+    def __init__(self, g: Graph, mode: str) -> None:
+        self.g = g
+        self.mode = mode
+        self.ref = [literal(n.value) if n.kind is CONST else n.name for n in g.nodes]
+        self.units: List[_Unit] = []
+
+    # forward ----------------------------------------------------------------------
+    def _subs(self, node: Node, name: str) -> Dict[str, str]:
+        p = node.parents
+        return {"a": self.ref[p[0]], "b": self.ref[p[1]] if len(p) > 1 else "None",
+                "k": literal(node.arg) if node.arg is not None else "None", "out": name}
+
+    def forward(self) -> None:
+        self.units.append(_Unit(["# forward pass: one line per node"]))
+        for node in self.g.nodes:
+            if node.kind is not COMPUTED:
+                continue
+            op = node.op
+            if op.expand is not None:
+                self._nary_forward(node)
+                continue
+            rule = _RULES[op.name]
+            s = self._subs(node, node.name)
+            lines = []
+            if rule.guard is not None:
+                lines.append(f"if {rule.guard.format(**s)}: "
+                             f"raise {rule.error}({s['a']}, {s['b']}, {s['k']})")
+            lines.append(f"{node.name} = {rule.forward.format(**s)}")
+            self.units.append(_Unit(lines, (node.name,)))
+
+    def _nary_forward(self, node: Node) -> None:
+        """sum and dot; beyond MAX_TERMS operands, a chain of partial results.
+
+        Each partial is the op's own expansion with the running result as its first term
+        (for dot, as the term 1.0·partial), so the terms are still added left to right,
+        exactly as one long expression (and eager) would add them.
+        """
+        op, name = node.op, node.name
+        names = [self.ref[p] for p in node.parents]
+        if len(names) <= MAX_TERMS:
+            self.units.append(_Unit([f"{name} = {op.expand(names)[0]}"], (name,)))
+            return
+        if op.name == "sum":
+            chunks = [names[i:i + MAX_TERMS] for i in range(0, len(names), MAX_TERMS)]
+            self.units.append(_Unit([f"{name} = {op.expand(chunks[0])[0]}"], (name,)))
+            for chunk in chunks[1:]:
+                self.units.append(_Unit([f"{name} = {op.expand([name] + chunk)[0]}"], (name,)))
+            return
+        if op.name != "dot":
+            raise TypeError(f"compile: op {op.name!r} with {len(names)} operands is too large "
+                            f"to compile (at most {MAX_TERMS})")
+        n = len(names) // 2
+        theta, o, bias = names[:n], names[n:2 * n], names[2 * n:]
+        step = MAX_TERMS // 2
+        for i in range(0, n, step):
+            tail = bias if i + step >= n else []
+            if i == 0:
+                operands = theta[:step] + o[:step] + tail
+            else:
+                operands = ["1.0"] + theta[i:i + step] + [name] + o[i:i + step] + tail
+            self.units.append(_Unit([f"{name} = {op.expand(operands)[0]}"], (name,)))
+
+    # backward ---------------------------------------------------------------------
+    def _locals(self, node: Node) -> Sequence[str]:
+        """∂node/∂operand for each operand, as source text."""
+        if node.op.expand is not None:
+            return node.op.expand([self.ref[p] for p in node.parents])[1]
+        s = self._subs(node, node.name)
+        return [t.format(**s) for t in _RULES[node.op.name].local]
+
+    def backward(self, want_inputs: bool) -> None:
+        g, nodes = self.g, self.g.nodes
+        n = g.n_root
+        needs = [False] * n
+        uses = [0] * n  # how many products each node's gradient will receive
+        for i in range(n):
+            node = nodes[i]
+            kind = node.kind
+            if kind is COMPUTED:
+                needs[i] = any(needs[p] for p in node.parents)
+                if needs[i]:
+                    for p in node.parents:
+                        uses[p] += 1
+            else:
+                needs[i] = kind is VARIABLE or kind is OUTSIDE or (kind is INPUT and want_inputs)
+        self.needs = needs
+        root = g.root
+        if not needs[root]:
+            return
+        self.units.append(_Unit([
+            "# backward pass: d_NAME accumulates ∂out/∂NAME (for a neuron's u, its δ), newest",
+            "# node first; a node whose gradient is 0 passes nothing on, as in backward();",
+            "# a variable's d_ starts from its .grad, because gradients accumulate"]))
+        started = [False] * n
+        droot = "d_" + nodes[root].name
+        if nodes[root].kind is COMPUTED:
+            self.units.append(_Unit([f"{droot} = 1.0"], (droot,)))
+        else:  # the output is a leaf: it only receives the seed
+            self._start([root], started)
+            self.units.append(_Unit([f"{droot} += 1.0"], (droot,)))
+        for c in range(root, -1, -1):
+            node = nodes[c]
+            if node.kind is not COMPUTED or not needs[c]:
+                continue
+            targets = [(pos, p) for pos, p in enumerate(node.parents) if needs[p]]
+            local = self._locals(node)
+            dc = "d_" + node.name
+            if (len(targets) == 1 and uses[targets[0][1]] == 1
+                    and nodes[targets[0][1]].kind is not VARIABLE):
+                # The only product this operand gets (a neuron's u from its o, say): one line.
+                pos, p = targets[0]
+                dp = "d_" + nodes[p].name
+                started[p] = True
+                line = f"{dp} = {_product(dc, local[pos])}"
+                self.units.append(_Unit([line if c == root else line + f" if {dc} else 0.0"], (dp,)))
+                continue
+            self._start([p for _, p in targets], started)
+            lines = []
+            for pos, p in targets:
+                d = local[pos]
+                dp = "d_" + nodes[p].name
+                if d == "-1.0":
+                    lines.append(f"{dp} -= {dc}")
+                else:
+                    lines.append(f"{dp} += {_product(dc, d)}")
+            defs = ["d_" + nodes[p].name for _, p in targets]
+            if c == root:  # its gradient is 1.0: nothing to test
+                self.units.append(_Unit(lines, defs))
+                continue
+            step = MAX_LINES // 2
+            for i in range(0, len(lines), step):
+                block = lines[i:i + step]
+                self.units.append(_Unit([f"if {dc}:"] + ["    " + line for line in block], defs))
+
+    def _start(self, targets: List[int], started: List[bool]) -> None:
+        """Set up the accumulators receiving their first contribution: 0.0, or .grad."""
+        fresh = []
+        for p in targets:
+            if started[p]:
+                continue
+            started[p] = True
+            node = self.g.nodes[p]
+            if node.kind is VARIABLE:
+                self.units.append(_Unit([f"d_{node.name} = _V[{node.slot}].grad"],
+                                        ("d_" + node.name,)))
+            else:
+                fresh.append("d_" + node.name)
+        for chunk in _sum_of(fresh):
+            self.units.append(_Unit([" = ".join(chunk) + " = 0.0"], chunk))
+
+    def finish(self, want_inputs: bool, backward: bool) -> None:
+        g, nodes = self.g, self.g.nodes
+        if backward and self.needs[g.root]:
+            lines = []
+            for i in range(g.n_root):
+                node = nodes[i]
+                if self.needs[i] and node.kind is VARIABLE:
+                    lines.append(f"_V[{node.slot}].grad = d_{node.name}")
+            for i in range(g.n_root):
+                node = nodes[i]
+                if self.needs[i] and node.kind is OUTSIDE:
+                    lines.append(f"_backward(_V[{node.slot}], d_{node.name})")
+            if lines:
+                self.units.append(_Unit(["# the variables' gradients go back into their .grad"]))
+                self.units.append(_Unit(lines))
+        result = [self.ref[g.root]]
+        if g.aux:
+            result.append(_tuple(self.ref[a] for a in g.aux))
+        if want_inputs:
+            grads = []
+            for i in g.input_nodes:
+                ok = 0 <= i < g.n_root and backward and self.needs[g.root] and self.needs[i]
+                grads.append("d_" + nodes[i].name if ok else "0.0")
+            result.append(_tuple(grads))
+        self.units.append(_Unit(["return " + ", ".join(result)]))
+
+
+def _product(grad: str, local: str) -> str:
+    """``grad * local`` as source (×1.0 dropped: exact), parenthesised where needed."""
+    if local == "1.0":
+        return grad
+    if _ATOM.match(local):
+        return f"{grad} * {local}"
+    return f"{grad} * ({local})"
+
+
+_ATOM = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*|[0-9][0-9.e+-]*|\((?:-[0-9][0-9.e+-]*|-inf)\))$")
+
+_NAME = re.compile(r"(?<![A-Za-z0-9_.])[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _tuple(items: Iterable[str]) -> str:
+    items = list(items)
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def emit(g: Graph, mode: str) -> str:
+    """Source of a function ``mode(_X, _V)`` for ``mode`` in forward, step, input_grads.
+
+    ``_X`` is the flat tuple of input numbers, ``_V`` the list of variables.  It returns
+    the output value, then (if the graph has aux outputs) their values, then (for
+    input_grads) ∂out/∂x for every input; step and input_grads add the gradients into the
+    variables' ``.grad``.
+    """
+    e = _Emitter(g, mode)
+    e.forward()
+    backward = mode != "forward"
+    want_inputs = mode == "input_grads"
+    if backward:
+        e.backward(want_inputs)
+    e.finish(want_inputs, backward)
+    return _assemble(g, mode, e.units)
+
+
+def _preamble(g: Graph, used: Optional[Set[str]]) -> List[str]:
+    """Lines reading the inputs and the variables' .data (all of them, or those in ``used``)."""
+    lines = []
+    if used is None:
+        if g.input_nodes:
+            names = ["_" if i < 0 else g.nodes[i].name for i in g.input_nodes]
+            lines.append(", ".join(names) + ("," if len(names) == 1 else "") + " = _X")
+    else:
+        for slot, i in enumerate(g.input_nodes):
+            if i >= 0 and g.nodes[i].name in used:
+                lines.append(f"{g.nodes[i].name} = _X[{slot}]")
+    for node in g.nodes:
+        if (node.kind is VARIABLE or node.kind is OUTSIDE) and (used is None or node.name in used):
+            lines.append(f"{node.name} = _V[{node.slot}].data")
+    return lines
+
+
+def _assemble(g: Graph, mode: str, units: List[_Unit]) -> str:
+    total = sum(len(u.lines) for u in units)
+    head = ("# inputs (_X: numbers) and variables (_V: the captured Values, read live)",)
+    if total <= MAX_LINES:
+        body = list(head) + _preamble(g, None) + [line for u in units for line in u.lines]
+        return f"def {mode}(_X, _V):\n" + "".join("    " + line + "\n" for line in body)
+
+    # Too long for one function: parts of at most MAX_LINES lines each; a value one part
+    # makes and a later part uses travels through the list _S.
+    parts: List[List[_Unit]] = [[]]
+    size = 0
+    for u in units:
+        if size + len(u.lines) > MAX_LINES and parts[-1]:
+            parts.append([])
+            size = 0
+        parts[-1].append(u)
+        size += len(u.lines)
+    externals = {g.nodes[i].name for i in g.input_nodes if i >= 0}
+    externals.update(n.name for n in g.nodes if n.kind is VARIABLE or n.kind is OUTSIDE)
+    first_def: Dict[str, int] = {}
+    appears: List[Set[str]] = []
+    last_seen: Dict[str, int] = {}
+    for j, part in enumerate(parts):
+        for u in part:
+            for name in u.defs:
+                first_def.setdefault(name, j)
+    for j, part in enumerate(parts):
+        names = set()
+        for u in part:
+            for line in u.lines:
+                if not line.startswith("#"):
+                    names.update(_NAME.findall(line))
+        names = {n for n in names if n in first_def or n in externals}
+        appears.append(names)
+        for name in names:
+            last_seen[name] = j
+    slots: Dict[str, int] = {}
+    out = []
+    for j, part in enumerate(parts):
+        names = appears[j]
+        body = _preamble(g, names)
+        for name in sorted(n for n in names if n in first_def and first_def[n] < j):
+            body.append(f"{name} = _S[{slots[name]}]")
+        body += [line for u in part for line in u.lines]
+        defined = {name for u in part for name in u.defs}
+        for name in sorted(n for n in defined | (names - externals) if last_seen.get(n, -1) > j):
+            slot = slots.setdefault(name, len(slots))
+            body.append(f"_S[{slot}] = {name}")
+        out.append(f"def _{mode}_{j}(_X, _V, _S):\n" + "".join("    " + line + "\n" for line in body))
+    main = [f"def {mode}(_X, _V):", f"    _S = [None] * {len(slots)}"]
+    main += [f"    _{mode}_{j}(_X, _V, _S)" for j in range(len(parts) - 1)]
+    main.append(f"    return _{mode}_{len(parts) - 1}(_X, _V, _S)")
+    return "\n".join(head) + "\n" + "\n".join(out) + "\n".join(main) + "\n"

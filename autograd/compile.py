@@ -1,0 +1,351 @@
+"""``autograd.compile``: trace a function once, then run its forward and backward passes
+as generated straight-line Python, the way ``jax.jit`` and ``torch.compile`` do for tensors.
+
+    step = autograd.compile(fn, example_inputs)
+    out = step(*inputs)        # forward + backward: adds ∂out/∂θ into every captured θ.grad
+
+``fn`` runs once, on placeholder Values holding ``example_inputs``; every node it makes
+is recorded, and the graph becomes code built from the op table's own templates (see
+``autograd._codegen``).  What fn captured from outside (a model's parameters) are the
+*variables*: read live on each call, their gradients accumulated like ``backward()``.
+Values fn creates itself are *constants*, frozen at their trace-time value, and so is
+any Python decision fn takes by looking at ``.data``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import linecache
+import numbers
+import weakref
+from collections.abc import Sequence as _SequenceABC
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+
+from . import _codegen
+from . import modes as _modes
+from .value import Value
+
+__all__ = ["compile", "Compiled"]
+
+_FLOAT_ONLY = frozenset((float,))
+_MAX_DEPTH = 64  # nesting of input lists; deeper is surely a mistake
+_counter = itertools.count(1)
+
+# A structure of inputs: None is one number; (n, children) a sequence of n items, where
+# children is None when all n are numbers, else a tuple of n structures.
+Spec = Optional[Tuple[int, Optional[tuple]]]
+
+
+class _Tracer:
+    """Records every Value made while ``fn`` runs (the ops report to it; see modes)."""
+
+    __slots__ = ("made", "frozen")
+
+    def __init__(self) -> None:
+        self.made: Set[Value] = set()
+        self.frozen: Set[Value] = set()
+
+    def record(self, v: Value) -> None:
+        """An op made ``v`` (ops call this while tracing)."""
+        self.made.add(v)
+        if v._op == "" and not v._prev:  # an op result under no_grad: a frozen number
+            self.frozen.add(v)
+
+    def leaf(self, v: Value) -> None:
+        """``Value(...)`` made ``v`` inside fn: a constant."""
+        self.made.add(v)
+
+
+def _is_comparison_error(e: TypeError) -> bool:
+    text = str(e)
+    return "not supported between instances of" in text and "'Value'" in text
+
+
+def _trace(fn: Callable[..., Any], args: List[Any], tracer: _Tracer) -> Any:
+    """Run ``fn(*args)`` with graph recording on (even inside a no_grad) and ``tracer`` set."""
+    _modes._open()
+    tracing = _modes._tracing.set(tracer)
+    grad_on = _modes._no_grad.set(False)
+    try:
+        return fn(*args)
+    except TypeError as e:
+        if _is_comparison_error(e):
+            raise TypeError(
+                f"compile: fn compared a Value ({e}). Python branches on values are frozen at "
+                "trace time, so compiled code cannot take them; use an op that decides per call "
+                "(relu, abs, leaky_relu), or branch on plain numbers outside the compiled "
+                "function.") from e
+        raise
+    finally:
+        _modes._no_grad.reset(grad_on)
+        _modes._tracing.reset(tracing)
+        _modes._close()
+
+
+# --- input structures ---------------------------------------------------------------
+
+def _is_number(x: object) -> bool:
+    return x.__class__ is float or x.__class__ is int or (
+        x.__class__ is not bool and isinstance(x, numbers.Real))
+
+
+def _is_sequence(x: object) -> bool:
+    return x.__class__ is list or x.__class__ is tuple or (
+        isinstance(x, _SequenceABC) and not isinstance(x, (str, bytes, bytearray)))
+
+
+def _where(path: Tuple[int, ...]) -> str:
+    return f"input {path[0]}" + "".join(f"[{i}]" for i in path[1:])
+
+
+def _spec_of(x: object, path: Tuple[int, ...], flat: List[float]) -> Spec:
+    """The structure of example input ``x``; its numbers are appended to ``flat``."""
+    if _is_number(x):
+        flat.append(float(x))  # type: ignore[arg-type]
+        return None
+    if not _is_sequence(x):
+        raise TypeError(f"compile: example {_where(path)} must be a number or a list of numbers "
+                        f"(nested lists are fine), got {type(x).__name__}: {x!r:.80}")
+    if len(path) > _MAX_DEPTH:
+        raise TypeError(f"compile: example inputs are nested more than {_MAX_DEPTH} levels deep")
+    children = tuple(_spec_of(c, path + (i,), flat) for i, c in enumerate(x))  # type: ignore
+    if all(c is None for c in children):
+        return (len(children), None)
+    return (len(children), children)
+
+
+def _describe(spec: Spec) -> str:
+    if spec is None:
+        return "a number"
+    n, children = spec
+    if children is None:
+        return f"a list of {n} number{'' if n == 1 else 's'}"
+    if all(c == children[0] for c in children):
+        return f"a list of {n} items, each {_describe(children[0])}"
+    return f"a list of {n} items ({', '.join(_describe(c) for c in children)})"
+
+
+def _number(x: object, path: Tuple[int, ...]) -> float:
+    if x.__class__ is float:
+        return x  # type: ignore[return-value]
+    if not _is_number(x):
+        raise TypeError(f"{_where(path)} must be a real number (int or float), got "
+                        f"{type(x).__name__}: {x!r:.80}")
+    return float(x)  # type: ignore[arg-type]
+
+
+def _put(x: object, spec: Spec, path: Tuple[int, ...], out: List[float]) -> None:
+    """Check ``x`` has structure ``spec`` and append its numbers to ``out``."""
+    if spec is None:
+        out.append(_number(x, path))
+        return
+    n, children = spec
+    if not _is_sequence(x):
+        raise TypeError(f"{_where(path)} must be {_describe(spec)}, got {type(x).__name__}: "
+                        f"{x!r:.80}")
+    if len(x) != n:  # type: ignore[arg-type]
+        raise TypeError(f"{_where(path)} must be {_describe(spec)}, got {len(x)} items")  # type: ignore
+    if children is None:
+        if set(map(type, x)) <= _FLOAT_ONLY:  # type: ignore[arg-type]
+            out.extend(x)  # type: ignore[arg-type]
+        else:
+            out.extend(_number(v, path + (i,)) for i, v in enumerate(x))  # type: ignore
+        return
+    for i, (v, s) in enumerate(zip(x, children)):  # type: ignore[call-overload]
+        _put(v, s, path + (i,), out)
+
+
+def _rebuild(spec: Spec, flat: Any, container: type = list) -> Any:
+    """The items of iterator ``flat`` arranged as ``spec`` (sequences as ``container``)."""
+    if spec is None:
+        return next(flat)
+    n, children = spec
+    if children is None:
+        return container(itertools.islice(flat, n))
+    return container(_rebuild(c, flat, container) for c in children)
+
+
+# --- the compiled function -----------------------------------------------------------
+
+class Compiled:
+    """``fn`` compiled: call it with numbers shaped like ``example_inputs``.
+
+    ``compiled(*inputs)`` returns the output value (a float) and adds this call's
+    ∂out/∂θ into ``θ.grad`` for every variable θ (``compiled.variables``), exactly as
+    ``backward()`` on the eager graph would.  ``input_grads=True`` also returns
+    ∂out/∂input for every input number, shaped like the inputs.  ``forward(*inputs)``
+    only computes the output.  ``source`` is the generated Python.
+    """
+
+    def __init__(self, fn: Callable[..., Any], graph: _codegen.Graph, spec: Tuple[Spec, ...],
+                 aux_spec: Spec) -> None:
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self._graph = graph
+        self._spec = spec
+        self._flat = all(s is None for s in spec)
+        self._aux_spec = aux_spec
+        self._variables = list(graph.variables)
+        self._constants = tuple(graph.constants)
+        self._namespace = _codegen.namespace()
+        self._functions: Dict[str, Callable[..., Any]] = {}
+        self._sources: Dict[str, str] = {}
+        self._step = self._function("step")
+
+    # what users inspect --------------------------------------------------------------
+    @property
+    def variables(self) -> Tuple[Value, ...]:
+        """The Values fn captured from outside: read live each call, their ``.grad`` updated."""
+        return tuple(self._variables)
+
+    @property
+    def constants(self) -> Tuple[Value, ...]:
+        """Values made inside fn (by ``Value(...)`` or wrapping a number): frozen numbers."""
+        return self._constants
+
+    @property
+    def n_inputs(self) -> int:
+        """How many numbers one call takes, all inputs flattened."""
+        return len(self._graph.input_nodes)
+
+    @property
+    def source(self) -> str:
+        """The generated Python of a call: forward pass, then backward, one line per product."""
+        return self._sources["step"]
+
+    def source_for(self, *, backward: bool = True, input_grads: bool = False) -> str:
+        """The generated Python of another kind of call: forward only, or with input gradients."""
+        mode = "forward" if not backward else "input_grads" if input_grads else "step"
+        self._function(mode)
+        return self._sources[mode]
+
+    def __repr__(self) -> str:
+        computed = sum(1 for n in self._graph.nodes if n.kind is _codegen.COMPUTED)
+        return (f"<compiled {self.__name__}: {self.n_inputs} inputs, {len(self._variables)} "
+                f"variables, {computed} computed nodes>")
+
+    # calling -------------------------------------------------------------------------
+    def __call__(self, *inputs: Any, input_grads: bool = False) -> Any:
+        """Output value; adds ∂out/∂θ into every variable's ``.grad``.
+
+        With ``input_grads=True``: ``(output, grads)``, grads shaped like the inputs.
+        With ``has_aux``: the output is ``(value, aux values)``.  Inside ``no_grad()``
+        no gradient is computed or added (like eager, where no graph would be recorded).
+        """
+        flat = self._flatten(inputs)
+        if _modes.active and _modes._no_grad.get():
+            if input_grads:
+                raise RuntimeError("compiled: input_grads=True inside no_grad(); gradients are "
+                                   "off there")
+            return self._result(self._function("forward")(flat, self._variables))
+        if input_grads:
+            result = self._function("input_grads")(flat, self._variables)
+            grads = iter(result[-1])
+            shaped = tuple(_rebuild(s, grads, tuple) for s in self._spec)
+            return self._result(result[:-1]), shaped
+        return self._result(self._step(flat, self._variables))
+
+    def forward(self, *inputs: Any) -> Any:
+        """Only the output value (and aux values): no gradients computed or added."""
+        return self._result(self._function("forward")(self._flatten(inputs), self._variables))
+
+    def _result(self, result: Any) -> Any:
+        if self._aux_spec is False:
+            return result[0] if result.__class__ is tuple else result
+        value, aux = result
+        return value, _rebuild(self._aux_spec, iter(aux))
+
+    def _flatten(self, inputs: Tuple[Any, ...]) -> Sequence[float]:
+        spec = self._spec
+        if len(inputs) != len(spec):
+            what = "numbers" if self._flat else "; ".join(_describe(s) for s in spec)
+            raise TypeError(f"compiled {self.__name__}() takes {len(spec)} input"
+                            f"{'' if len(spec) == 1 else 's'} ({what}), got {len(inputs)}")
+        if self._flat:
+            if set(map(type, inputs)) <= _FLOAT_ONLY:
+                return inputs
+            return tuple(_number(x, (i,)) for i, x in enumerate(inputs))
+        out: List[float] = []
+        for i, (x, s) in enumerate(zip(inputs, spec)):
+            _put(x, s, (i,), out)
+        return out
+
+    def _function(self, mode: str) -> Callable[..., Any]:
+        """The generated function for ``mode`` (forward, step, input_grads), made on first use."""
+        fn = self._functions.get(mode)
+        if fn is None:
+            source = _codegen.emit(self._graph, mode)
+            filename = f"<deltagrad.compile {_codegen._identifier(self.__name__)} #{next(_counter)}>"
+            try:
+                code = builtins.compile(source, filename, "exec")
+            except RecursionError:  # pragma: no cover  (expressions are kept short)
+                raise TypeError(f"compile: the generated code for {self.__name__} is nested too "
+                                "deeply for Python's compiler") from None
+            exec(code, self._namespace)
+            # Let tracebacks show the generated line, for as long as this object lives.
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            weakref.finalize(self, linecache.cache.pop, filename, None)
+            fn = self._functions[mode] = self._namespace[mode]  # type: ignore[assignment]
+            self._sources[mode] = source
+        return fn
+
+
+def compile(fn: Callable[..., Any], example_inputs: Sequence[Any] = (), *,  # noqa: A001
+            has_aux: bool = False) -> Compiled:
+    """Trace ``fn`` once and return it compiled (see ``Compiled``).
+
+    ``example_inputs`` gives fn's positional arguments: each a number, or a (nested)
+    list of numbers such as a batch ``X`` of rows and its targets ``y``.  fn gets the
+    same structure of placeholder Values (lists) and must return one Value, the output
+    to differentiate; with ``has_aux=True`` it returns ``(output, aux)``, aux being Values
+    (or nested lists of them) whose values each call also returns, such as predictions.
+
+    The compiled function is valid for inputs of the same structure; Python decisions fn
+    made on ``.data`` while tracing are frozen (like ``jax.jit``).
+    """
+    if not callable(fn):
+        raise TypeError(f"compile: fn must be callable, got {type(fn).__name__}")
+    if not _is_sequence(example_inputs):
+        raise TypeError("compile: example_inputs must be a sequence with one entry per argument "
+                        f"of fn (e.g. [0.5, -1.0] or (X, y)), got {type(example_inputs).__name__}")
+    flat: List[float] = []
+    spec = tuple(_spec_of(x, (i,), flat) for i, x in enumerate(example_inputs))
+    placeholders = [Value(x, f"x_{i}") for i, x in enumerate(flat)]
+    each = iter(placeholders)
+    args = [_rebuild(s, each) for s in spec]
+    tracer = _Tracer()
+    result = _trace(fn, args, tracer)
+    aux: List[Value] = []
+    aux_spec: Union[Spec, bool] = False
+    if has_aux:
+        if result.__class__ is not tuple or len(result) != 2:
+            raise TypeError("compile: with has_aux=True, fn must return (output, aux), got "
+                            f"{type(result).__name__}")
+        result, aux_obj = result
+        aux_spec = _aux_spec(aux_obj, (), aux, tracer)
+    if result.__class__ is not Value:
+        raise TypeError(f"compile: fn must return a Value (the output to differentiate), got "
+                        f"{type(result).__name__}" + (
+                            "; return (output, aux) with has_aux=True to get more values back"
+                            if result.__class__ is tuple else ""))
+    graph = _codegen.Graph(result, aux, placeholders, tracer.made, tracer.frozen)
+    return Compiled(fn, graph, spec, aux_spec)  # type: ignore[arg-type]
+
+
+def _aux_spec(x: object, path: Tuple[int, ...], out: List[Value], tracer: _Tracer) -> Spec:
+    """Structure of fn's aux outputs: Values (numbers become constants) in nested lists."""
+    if x.__class__ is Value:
+        out.append(x)  # type: ignore[arg-type]
+        return None
+    if _is_number(x):
+        v = Value(x)  # type: ignore[arg-type]
+        tracer.leaf(v)
+        out.append(v)
+        return None
+    if not _is_sequence(x) or len(path) > _MAX_DEPTH:
+        where = "aux" + "".join(f"[{i}]" for i in path)
+        raise TypeError(f"compile: {where} must be a Value or a list of Values, got "
+                        f"{type(x).__name__}")
+    return (len(x), tuple(_aux_spec(c, path + (i,), out, tracer)  # type: ignore[arg-type]
+                          for i, c in enumerate(x)))  # type: ignore[arg-type]
