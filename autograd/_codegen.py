@@ -556,7 +556,7 @@ def _assemble(g: Graph, mode: str, units: List[_Unit]) -> str:
             body.append(f"{name} = _S[{slots[name]}]")
         body += [line for u in part for line in u.lines]
         defined = {name for u in part for name in u.defs}
-        for name in sorted(n for n in defined | (names - externals) if last_seen.get(n, -1) > j):
+        for name in sorted(n for n in defined if last_seen.get(n, -1) > j):
             slot = slots.setdefault(name, len(slots))
             body.append(f"_S[{slot}] = {name}")
         out.append(f"def _{mode}_{j}(_X, _V, _S):\n" + "".join("    " + line + "\n" for line in body))

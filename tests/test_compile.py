@@ -607,17 +607,26 @@ def test_a_100000_node_graph_compiles_and_runs(monkeypatch):
     assert step(0.8) == eager.data and w.grad == expected != 0.0
 
 
-def test_wide_nodes_become_chained_partial_sums_with_eager_rounding(monkeypatch):
+def test_wide_nodes_become_chained_partial_sums_that_add_left_to_right():
     rng = random.Random(5)
     ws = [Value(rng.uniform(-1, 1)) for _ in range(1000)]
-    big = [rng.choice([1e16, -1e16, 1.0, 3.0, -7.5]) for _ in range(1000)]
-
-    def f(*xs):  # terms chosen so that the order of additions shows in the result
-        return dot(ws, [x * b for x, b in zip(xs, big)], ws[0]) + vsum(list(xs) + big)
-
-    step = autograd.compile(f, [1.0] * 1000)
+    big = [rng.choice([1e16, -1e16, 1.0, 3.0, -7.5]) for _ in range(1000)]  # order shows
     xs = [rng.uniform(-1, 1) for _ in range(1000)]
-    assert_same(eager_grads(f, xs, ws), compiled_grads(step, xs, ws))
+
+    wide_dot = autograd.compile(lambda *v: dot(ws, [x * b for x, b in zip(v, big)], ws[0]), xs)
+    out, gx = wide_dot(*xs, input_grads=True)
+    expected = 0.0  # the op table's order: θ_1·o_1 + θ_2·o_2 + ... left to right, then + b
+    for w, x, b in zip(ws, xs, big):
+        expected += w.data * (x * b)
+    assert out == expected + ws[0].data
+    assert list(gx) == [w.data * b for w, b in zip(ws, big)]  # ∂u/∂x_ℓ = θ_ℓ·b_ℓ
+    assert [w.grad for w in ws[1:]] == [x * b for x, b in zip(xs[1:], big[1:])]  # ∂u/∂θ_ℓ = o_ℓ
+    assert ws[0].grad == xs[0] * big[0] + 1.0  # θ_1 is also the bias
+
+    def wide_sum(*v):
+        return vsum([x * w for x, w in zip(v, ws)] + big)
+
+    assert_same(eager_grads(wide_sum, xs, ws), compiled_grads(autograd.compile(wide_sum, xs), xs, ws))
 
 
 def test_code_split_into_parts_gives_the_same_floats(monkeypatch):
