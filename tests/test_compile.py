@@ -444,6 +444,18 @@ def test_nested_inputs_and_input_gradients_keep_their_shape():
     assert gX == ((1.0, 0.5), (2.0, 1.5)) and gy == 14.0
 
 
+def test_aux_values_come_back_shaped_like_fn_returned_them():
+    w = Value(3.0)
+    step = autograd.compile(lambda x, ys: (w * x * ys[0], [w * x, [ys[1], 2.5]]), [1.0, [2.0, 4.0]],
+                            has_aux=True)
+    assert step(2.0, [1.0, 5.0]) == (6.0, [6.0, [5.0, 2.5]])
+    assert step(2.0, [1.0, 5.0], input_grads=True) == ((6.0, [6.0, [5.0, 2.5]]), (3.0, (6.0, 0.0)))
+    assert step.forward(2.0, [1.0, 5.0]) == (6.0, [6.0, [5.0, 2.5]])
+    assert w.grad == 4.0  # two calls with gradients, ∂out/∂w = x·y_0 = 2 each
+    with pytest.raises(TypeError, match=r"aux\[1\] must be a Value"):
+        autograd.compile(lambda x: (x, [x, "no"]), [1.0], has_aux=True)
+
+
 @pytest.mark.parametrize("call,words", [
     (lambda s: s(1.0), "takes 2 inputs (numbers), got 1"),
     (lambda s: s(1.0, 2.0, 3.0), "takes 2 inputs"),
