@@ -32,7 +32,9 @@ __all__ = ["Graph", "emit", "namespace", "literal", "MAX_TERMS", "MAX_LINES"]
 #: ``+``, so a sum of thousands of terms is written as a chain of partial sums.
 MAX_TERMS = 100
 #: Most lines in one generated function; bigger programs are split into parts that pass
-#: the values they share through a list (compiling one huge function is slower).
+#: the values they share through a list.  Splitting costs time per call (the shared
+#: values travel), so only programs beyond what a 100-sample MLP step needs are split;
+#: one function of many hundred thousand lines would compile slowly, into a huge frame.
 MAX_LINES = 100_000
 
 # Kinds of node in a compiled graph.
@@ -274,9 +276,10 @@ class _Unit:
         self.defs = tuple(defs)
 
 
-def _sum_of(terms: Sequence[str]) -> Iterable[Tuple[str, ...]]:
-    for i in range(0, len(terms), MAX_TERMS):
-        yield tuple(terms[i:i + MAX_TERMS])
+def _chunks(items: Sequence[str]) -> Iterable[Tuple[str, ...]]:
+    """``items`` in runs of at most MAX_TERMS (one generated line each)."""
+    for i in range(0, len(items), MAX_TERMS):
+        yield tuple(items[i:i + MAX_TERMS])
 
 
 class _Emitter:
@@ -427,7 +430,7 @@ class _Emitter:
                                         ("d_" + node.name,)))
             else:
                 fresh.append("d_" + node.name)
-        for chunk in _sum_of(fresh):
+        for chunk in _chunks(fresh):
             self.units.append(_Unit([" = ".join(chunk) + " = 0.0"], chunk))
 
     def finish(self, want_inputs: bool, backward: bool) -> None:
