@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
+from functools import partial, reduce
+from operator import add as _add
 from operator import mul as _mul
 from typing import Iterable, Optional, Sequence, TextIO, Tuple, Union
 
@@ -22,6 +25,10 @@ __all__ = ["Value", "vsum", "dot", "Number"]
 Number = Union[int, float]
 _new = object.__new__
 _isfinite = math.isfinite
+# Σ of products, added left to right as the op table's dot expression (and compile, and the
+# textbook floats) add them.  Up to 3.11 the builtin sum does exactly that, fastest; from
+# 3.12 it compensates rounding, which would make eager differ from compiled code.
+_sum_left_to_right = sum if sys.version_info < (3, 12) else partial(reduce, _add)
 
 
 class Value:
@@ -361,7 +368,7 @@ def dot(weights: Sequence[Union[Value, Number]], inputs: Sequence[Union[Value, N
         xd = [x.data for x in inputs]
     if len(wd) != len(xd):
         raise ValueError(f"dot: {len(wd)} weights but {len(xd)} inputs; they must match")
-    out = float(sum(map(_mul, wd, xd)))
+    out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
     if bias is None:
         return _node(out, "dot", (*weights, *inputs), (*xd, *wd))
     if bias.__class__ is not Value:
