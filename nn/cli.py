@@ -47,7 +47,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ValueError, TypeError, OSError) as e:
+    except OSError as e:  # a file that cannot be read or written: name it, plainly
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"deltagrad {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except (CLIError, ValueError, TypeError) as e:
         print(f"deltagrad {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
