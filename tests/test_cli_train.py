@@ -34,6 +34,28 @@ def test_defaults_train_micrograds_demo_to_100_percent(capsys, tmp_path):
     assert nn.evaluate(model, X, y, loss="hinge")[1] == 1.0
 
 
+def test_compile_trains_the_default_demo_to_100_percent(capsys):
+    status, out, err = run(capsys, "train", "--compile")
+    assert status == 0
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["data", "model", "train", "compile", "final"]
+    assert "100 epochs, full batch" in lines[2]
+    assert re.fullmatch(r"compile: autograd\.compile made the training step once, in \d+\.\d\d s", lines[3])
+    assert "training accuracy 100.0% (100/100)" in lines[4]
+    assert "epoch 100/100" in err and "warning" not in err
+
+
+def test_compile_says_once_when_compiling_does_not_pay(capsys):
+    # five classes in batches of 10: almost every batch has a new mix of labels
+    status, out, err = run(capsys, "train", "--compile", "--dataset", "spirals", "--classes", "5",
+                           "--samples", "50", "--layers", "4", "--batch-size", "10", "--epochs", "4",
+                           "--quiet")
+    assert status == 0
+    assert re.search(r"^compile: autograd\.compile made \d+ variants of the training step", out, re.M)
+    assert err.startswith("deltagrad train: warning: fit(compile=True): 16 of the first 16 steps")
+    assert err.count("\n") == 1 and "RuntimeWarning" not in err and ".py" not in err
+
+
 def test_save_then_predict_round_trip(capsys, tmp_path):
     path = tmp_path / "m.json"
     assert run(capsys, "train", "--epochs", "3", "--layers", "4", "--quiet", "--save", str(path))[0] == 0
@@ -68,6 +90,8 @@ def test_predict_with_several_outputs_prints_the_argmax_class(capsys, tmp_path):
     ["--dataset", "xor", "--loss", "mse", "--batch-size", "10", "--epochs", "2", "--activation", "tanh"],
     ["--dataset", "blobs", "--classes", "4", "--noise", "0.3", "--epochs", "2", "--init", "he"],
     ["--dataset", "moons", "--loss", "cross_entropy", "--epochs", "2", "--layers", "none", "--l2", "0"],
+    ["--dataset", "circles", "--loss", "bce_with_logits", "--epochs", "5", "--batch-size", "8", "--compile"],
+    ["--dataset", "xor", "--loss", "mse", "--batch-size", "10", "--epochs", "2", "--compile"],
 ])
 def test_other_recipes_run(capsys, argv):
     status, out, err = run(capsys, "train", "--samples", "40", "--quiet", *argv)
@@ -86,6 +110,9 @@ def test_other_recipes_run(capsys, argv):
     (["train", "--save", "/no/such/folder/m.json"], "does not exist"),
     (["predict", "--model", "/no/such/file.json", "1,2"], "No such file"),
     (["predict"], "required"),
+    (["train", "--compile", "--lr", "-1"], "--lr: expected a finite number >= 0"),
+    (["train", "--compile", "--dataset", "spirals", "--loss", "hinge"], "use --loss cross_entropy"),
+    (["train", "--compile=yes"], "ignored explicit argument"),
 ])
 def test_bad_options_exit_2_with_one_line(capsys, argv, text):
     try:
