@@ -155,8 +155,11 @@ def _dataset(args: argparse.Namespace, labels: str) -> Tuple[list, list]:
 
 def _show_warning(message: Warning, category: type, filename: str, lineno: int,
                   file: Optional[TextIO] = None, line: Optional[str] = None) -> None:
-    """A warning during training as one line on stderr, without Python's file and line."""
-    print(f"deltagrad train: warning: {message}", file=sys.stderr, flush=True)
+    """A warning during training as one line on stderr, without Python's file and line
+    (on a terminal it replaces the progress line, which the next update draws below)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    clear = "\r\x1b[K" if isatty and isatty() else ""
+    print(f"{clear}deltagrad train: warning: {message}", file=sys.stderr, flush=True)
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -45,15 +46,30 @@ def test_compile_trains_the_default_demo_to_100_percent(capsys):
     assert "epoch 100/100" in err and "warning" not in err
 
 
+# five classes in batches of 10: almost every batch has a new mix of labels
+MANY_MIXES = ["train", "--compile", "--dataset", "spirals", "--classes", "5", "--samples", "50",
+              "--layers", "4", "--batch-size", "10", "--epochs", "4"]
+
+
 def test_compile_says_once_when_compiling_does_not_pay(capsys):
-    # five classes in batches of 10: almost every batch has a new mix of labels
-    status, out, err = run(capsys, "train", "--compile", "--dataset", "spirals", "--classes", "5",
-                           "--samples", "50", "--layers", "4", "--batch-size", "10", "--epochs", "4",
-                           "--quiet")
+    status, out, err = run(capsys, *MANY_MIXES, "--quiet")
     assert status == 0
     assert re.search(r"^compile: autograd\.compile made \d+ variants of the training step", out, re.M)
     assert err.startswith("deltagrad train: warning: fit(compile=True): 16 of the first 16 steps")
     assert err.count("\n") == 1 and "RuntimeWarning" not in err and ".py" not in err
+
+
+def test_compile_warning_on_a_terminal_replaces_the_progress_line(capsys, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    assert main(MANY_MIXES) == 0
+    text = screen.getvalue()
+    assert "\r\x1b[Kdeltagrad train: warning: fit(compile=True)" in text
+    assert text.endswith("\n") and "epoch 4/4" in text.split("\n")[-2]
 
 
 def test_save_then_predict_round_trip(capsys, tmp_path):
