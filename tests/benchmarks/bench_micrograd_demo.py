@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional
 
 import nn
 from autograd import Value, dot
-from nn.train import History, _eager_step
+from nn.train import History, _compiled_step, _eager_step, _float_rows
 
 SAMPLES, NOISE, SEED = 100, 0.1, 1337
 SIZES = [16, 16, 1]
@@ -73,6 +73,28 @@ def run_nn(w: Workload) -> Step:
         schedule.step()
         return err
 
+    return run
+
+
+# --- (e) the step nn.fit(compile=True) and `deltagrad train --compile` run -------------
+
+def run_fit_compiled(w: Workload) -> Step:
+    """(a)'s step traced once by autograd.compile (in the untimed warm-up step), then run
+    as generated code: the samples are its inputs, the labels constants."""
+    model = nn.MLP(2, SIZES, seed=0)
+    model.load_state_dict(w.state)
+    opt = nn.SGD(model.parameters(), lr=LR_START)
+    schedule = nn.LinearDecay(opt, LR_START, LR_END, LR_STEPS)
+    history = History()
+    step = _compiled_step(model, nn.hinge, opt, ALPHA, None, history, traced_targets=False)
+    X, y = _float_rows(w.X), w.y
+
+    def run(k: int) -> float:
+        err, _ = step(X, y)
+        schedule.step()
+        return err
+
+    run.history = history  # type: ignore[attr-defined]  (its compile time, for the report)
     return run
 
 
@@ -225,7 +247,7 @@ RUNNERS = [
     Runner("c", "floats, textbook formulas (floor)", run_floats),
     Runner("c'", "nn.manual_backprop per sample", run_manual),
     Runner("d", "micrograd 0.1.0", run_micrograd),
-    # (e) autograd.compile: add its Runner here when the compiler lands.
+    Runner("e", "nn.fit(compile=True)'s step", run_fit_compiled),
 ]
 
 
@@ -352,6 +374,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"({r.key}) {r.name:<34} {1000 * t:>9.2f} ms {to_floor:>12} {to_micro:>13} "
               f"{memory[r.key] / 1e6:>9.2f} MB")
 
+    for r, step in runners:
+        history = getattr(step, "history", None)
+        if history is not None:
+            print(f"({r.key}) compiled {history.compiled_steps} step in {history.compile_seconds:.2f} s "
+                  "(wall time, once, in its untimed warm-up step)")
+
     reference = losses["a"]
     worst = 0.0
     print(f"\nlosses, {len(reference)} steps: (a) {reference[0]:.6f} -> {reference[-1]:.6f}; "
@@ -371,6 +399,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         checks.append(("(a) >= 50x micrograd", micro / median["a"] >= 50, f"{micro / median['a']:.1f}x"))
         checks.append(("(b) >= 5x micrograd", micro / median["b"] >= 5, f"{micro / median['b']:.1f}x"))
     checks.append(("(a) within 8x of (c)", median["a"] / floor <= 8, f"{median['a'] / floor:.1f}x"))
+    if "e" in median:
+        e = median["e"]
+        if micro:
+            checks.append(("(e) >= 500x micrograd", micro / e >= 500, f"{micro / e:.0f}x"))
+        manual = median["c'"]
+        checks.append(("(e) no slower than (c)", e <= floor, f"{floor / e:.2f}x"))
+        checks.append(("(e) no slower than (c')", e <= manual, f"{manual / e:.1f}x"))
     print("\ntargets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'} ({got})"
                                     for name, ok, got in checks))
     if args.profile:
