@@ -17,6 +17,8 @@ import sys
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from itertools import chain
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
@@ -225,9 +227,11 @@ def _float_rows(X: Sequence[Any]) -> List[List[float]]:
     """The samples as lists of floats, all of one length: a compiled step's inputs."""
     rows: List[List[float]] = []
     for i, x in enumerate(X):
-        if isinstance(x, (str, bytes)) or not isinstance(x, (list, tuple, Sequence)):
-            raise TypeError(f"fit(compile=True): X[{i}] must be a list of numbers, got "
-                            f"{type(x).__name__}: {x!r:.80}")
+        if x.__class__ is not list and x.__class__ is not tuple:
+            if isinstance(x, (str, bytes, Mapping, AbstractSet)) or not isinstance(x, Iterable):
+                raise TypeError(f"fit(compile=True): X[{i}] must be a list of numbers, got "
+                                f"{type(x).__name__}: {x!r:.80}")
+            x = list(x)  # any other iterable, as the model itself accepts
         row = []
         for j, v in enumerate(x):
             if v.__class__ is not float:

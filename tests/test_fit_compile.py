@@ -7,6 +7,7 @@ eager run for whole trainings, with the tolerance fit's docstring promises for e
 
 from __future__ import annotations
 
+import array
 import math
 import re
 import warnings
@@ -161,6 +162,15 @@ def test_health_works_with_compile():
     compiled, _ = train(True, X, y, **common)
     assert len(compiled.health) == 3 and isinstance(compiled.health[0], nn.HealthReport)
     assert compiled.health == eager.health  # the same weights after every epoch, the same report
+
+
+def test_samples_as_tuples_ints_and_other_iterables():
+    X, y = make_moons(n_samples=12, noise=0.1, seed=0, labels="pm1")
+    rows = [tuple(X[0]), [int(10 * X[1][0]), 1]] + [array.array("d", x) for x in X[2:]]
+    common = dict(sizes=[3, 1], loss="hinge", lr=0.3, epochs=3)
+    eager, w_eager = train(False, rows, y, **common)
+    compiled, w_compiled = train(True, rows, y, **common)
+    assert compiled.loss == eager.loss and w_compiled == w_eager
 
 
 # --- errors: the same as eager's, or a clear word about compiling ----------------------------
