@@ -435,6 +435,7 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
       logits hundreds above the trace-time ones.  Samples must be plain numbers; a loss
       or model that needs a Value's number in Python (``float(v)``, ``v > 0``) cannot be
       traced (a TypeError says so), and Python decisions on ``.data`` are frozen.
+      ``detect_anomaly()`` does not see inside compiled code: hunt NaNs with compile=False.
     - ``verbose``: progress on stderr: one updating line on a terminal, else a line
       every 10% of the epochs.
     """
