@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
-from typing import List, NoReturn, Optional
+from typing import Callable, List, NoReturn, Optional
 
 # Modules that each add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = ("nn.cli_train", "nn.cli_graph", "nn.cli_teach")
@@ -23,6 +24,57 @@ class CLIError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --- argument types the subcommands share (argparse calls them on the option's text) ---
+
+def numbers(text: str) -> List[float]:
+    """'0.5,-1.2' -> [0.5, -1.2]: comma-separated finite numbers."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers like 0.5,-1.2, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+def number(text: str) -> float:
+    """One finite number."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return x
+
+
+def non_negative(text: str) -> float:
+    """One finite number >= 0 (a learning rate, a noise level, an L2 coefficient)."""
+    x = number(text)
+    if x < 0.0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return x
+
+
+def int_at_least(least: int, what: str = "") -> Callable[[str], int]:
+    """An argument type for whole numbers >= ``least`` (``what`` names them in errors)."""
+    what = what or f"an integer >= {least}"
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if n < least:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return n
+    return parse
+
+
+positive_int = int_at_least(1, "a positive integer")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,36 +8,12 @@ By default the drawing is micrograd's one-neuron expression ``o = tanh(x1·w1 + 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from typing import Any, List, Optional
 
-from .cli import CLIError
+from .cli import CLIError, int_at_least, numbers
 
 DEFAULT_OUTPUT = "deltagrad-graph.svg"
-
-
-def _numbers(text: str) -> List[float]:
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers like 0.5,-1.2, got {text!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
-    return values
-
-
-def _int_at_least(least: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if n < least:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
-        return n
-    return parse
 
 
 def register(subparsers: Any) -> None:
@@ -55,14 +31,14 @@ def register(subparsers: Any) -> None:
                    help="what to draw without --model: one tanh neuron as + and × (micrograd's "
                         "example), or a 2-2-1 tanh network with its squared error (default: neuron)")
     p.add_argument("--model", metavar="FILE", help="a model file saved by train --save")
-    p.add_argument("--x", type=_numbers, metavar="x1,x2", help="the input for --model")
-    p.add_argument("--y", type=_numbers, metavar="y", help="target(s): draw Err = Σ(y − ŷ)² down to "
+    p.add_argument("--x", type=numbers, metavar="x1,x2", help="the input for --model")
+    p.add_argument("--y", type=numbers, metavar="y", help="target(s): draw Err = Σ(y − ŷ)² down to "
                    "the model's output (without it the graph ends at the output ŷ)")
     p.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
                    help="direction the graph flows (default: LR, left to right)")
-    p.add_argument("--depth", type=_int_at_least(0), default=None, metavar="N",
+    p.add_argument("--depth", type=int_at_least(0), default=None, metavar="N",
                    help="draw only values at most N ops up from the result")
-    p.add_argument("--max-nodes", type=_int_at_least(1), default=1000, metavar="N",
+    p.add_argument("--max-nodes", type=int_at_least(1), default=1000, metavar="N",
                    help="refuse graphs with more values than N (default: 1000)")
     p.add_argument("--no-local", action="store_true", help="no local derivatives on the arrows")
     p.add_argument("--no-rules", action="store_true", help="no derivative rules on op nodes")

@@ -16,8 +16,8 @@ from typing import Any, List, Sequence, Tuple
 
 from autograd import OPS, Value
 
-from .cli import CLIError
-from .cli_train import BINARY, DATASETS, LOSS_NAMES, _dataset, _layer_sizes, _positive_int, _recipe
+from .cli import CLIError, number, numbers, positive_int
+from .cli_train import BINARY, DATASETS, LOSS_NAMES, _dataset, _layer_sizes, _recipe
 
 #: Relative (and absolute, near 0) tolerance of the explain checks.
 TOLERANCE = 1e-9
@@ -30,27 +30,6 @@ _ERR_TEXT = {  # (Err for one sample, ∂Err/∂ŷ) as the lecture writes them
     "bce_with_logits": ("−[y·log σ(ŷ) + (1 − y)·log(1 − σ(ŷ))]", "σ(ŷ) − y"),
     "cross_entropy": ("log Σ_k e^ŷ_k − ŷ_y", "softmax(ŷ)_k − [k = y]"),
 }
-
-
-def _floats(text: str, what: str) -> List[float]:
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{what}: expected comma-separated numbers like 0.5,-0.3, got {text!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"{what}: numbers must be finite, got {text!r}")
-    return values
-
-
-def _float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(x):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return x
 
 
 def _names(kind: str):
@@ -91,11 +70,11 @@ def register(subparsers: Any) -> None:
                    help="weight initialisation (default: uniform)")
     p.add_argument("--loss", choices=LOSS_NAMES, default="mse",
                    help="Err for the sample (default: mse, Err = Σ(y − ŷ)²)")
-    p.add_argument("--classes", type=_positive_int, default=3, metavar="K",
+    p.add_argument("--classes", type=positive_int, default=3, metavar="K",
                    help="outputs (classes) for --loss cross_entropy (default: 3)")
-    p.add_argument("--lr", type=_float, default=0.5, metavar="η", help="learning rate η (default: 0.5)")
+    p.add_argument("--lr", type=number, default=0.5, metavar="η", help="learning rate η (default: 0.5)")
     p.add_argument("--seed", type=int, default=1337, help="seed of the initial weights (default: 1337)")
-    p.add_argument("--x", type=lambda t: _floats(t, "--x"), default=[0.5, -0.3], metavar="X1,X2,...",
+    p.add_argument("--x", type=numbers, default=[0.5, -0.3], metavar="X1,X2,...",
                    help="the sample's inputs (default: 0.5,-0.3)")
     p.add_argument("--y", default=None, metavar="Y",
                    help="the target: number(s) for mse (one per output), ±1 for hinge, 0/1 for "
@@ -121,14 +100,14 @@ def register(subparsers: Any) -> None:
                    help="initialisation(s) (default: uniform,he)")
     q.add_argument("--dataset", choices=sorted(DATASETS), default="moons",
                    help="data set (default: moons)")
-    q.add_argument("--samples", type=_positive_int, default=100, metavar="N",
+    q.add_argument("--samples", type=positive_int, default=100, metavar="N",
                    help="samples in the batch (default: 100)")
-    q.add_argument("--classes", type=_positive_int, default=3, metavar="K",
+    q.add_argument("--classes", type=positive_int, default=3, metavar="K",
                    help="classes for spirals and blobs (default: 3)")
     q.add_argument("--loss", choices=LOSS_NAMES, default=None,
                    help="loss (default: hinge for two classes, cross_entropy for more)")
     q.add_argument("--seed", type=int, default=1337, help="seed of the data and weights (default: 1337)")
-    q.add_argument("--clip", type=_float, default=None, metavar="MAX_NORM",
+    q.add_argument("--clip", type=number, default=None, metavar="MAX_NORM",
                    help="also show clip_grad_norm's total gradient norm before and after clipping")
     q.set_defaults(func=run_health, noise=None)
 
@@ -238,9 +217,9 @@ def _target(args: argparse.Namespace) -> Tuple[Any, int]:
                            f"at least 2), got {c}")
         return c, args.classes
     try:
-        ys = _floats("1" if args.y is None else args.y, "--y")
+        ys = numbers("1" if args.y is None else args.y)
     except argparse.ArgumentTypeError as e:
-        raise CLIError(str(e)) from None
+        raise CLIError(f"--y: {e}") from None
     if args.loss == "mse":
         return (ys[0] if len(ys) == 1 else ys), len(ys)
     if len(ys) != 1:

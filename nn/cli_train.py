@@ -16,7 +16,7 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from . import data as _data
-from .cli import CLIError
+from .cli import CLIError, non_negative, positive_int
 
 DATASETS: Dict[str, Callable[..., Tuple[list, list]]] = {
     "moons": _data.make_moons, "circles": _data.make_circles, "xor": _data.make_xor,
@@ -29,26 +29,6 @@ LOSS_NAMES = ("hinge", "bce_with_logits", "mse", "cross_entropy")
 DEFAULT_SEED = 1337
 #: Starting learning rate per optimiser when --lr is not given; it decays linearly to a tenth.
 DEFAULT_LR = {"sgd": 1.0, "adam": 0.05}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return n
-
-
-def _non_negative(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(x) or x < 0.0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return x
 
 
 def _layer_sizes(text: str) -> List[int]:
@@ -76,12 +56,12 @@ def register(subparsers: Any) -> None:
                     "100 full-batch steps. Progress goes to stderr, results to stdout.")
     p.add_argument("--dataset", choices=sorted(DATASETS), default="moons",
                    help="data set (default: moons)")
-    p.add_argument("--samples", type=_positive_int, default=100, metavar="N",
+    p.add_argument("--samples", type=positive_int, default=100, metavar="N",
                    help="number of samples (default: 100)")
-    p.add_argument("--noise", type=_non_negative, default=None, metavar="X",
+    p.add_argument("--noise", type=non_negative, default=None, metavar="X",
                    help="noise of the data set (its standard deviation; default: the data set's own, "
                         "0.1 for moons)")
-    p.add_argument("--classes", type=_positive_int, default=3, metavar="K",
+    p.add_argument("--classes", type=positive_int, default=3, metavar="K",
                    help="classes for spirals and blobs (default: 3)")
     p.add_argument("--layers", type=_layer_sizes, default=[16, 16], metavar="SIZES",
                    help="hidden layer sizes, comma-separated (default: 16,16)")
@@ -93,14 +73,14 @@ def register(subparsers: Any) -> None:
                    help="loss (default: hinge for two classes, cross_entropy for more)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
                    help="optimiser (default: sgd)")
-    p.add_argument("--lr", type=_non_negative, default=None,
+    p.add_argument("--lr", type=non_negative, default=None,
                    help="starting learning rate, decayed linearly to a tenth of it over the run "
                         f"(default: {DEFAULT_LR['sgd']} for sgd, {DEFAULT_LR['adam']} for adam)")
-    p.add_argument("--l2", type=_non_negative, default=1e-4, metavar="ALPHA",
+    p.add_argument("--l2", type=non_negative, default=1e-4, metavar="ALPHA",
                    help="add ALPHA·Σθ² to the loss (default: 1e-4)")
-    p.add_argument("--epochs", type=_positive_int, default=100, metavar="N",
+    p.add_argument("--epochs", type=positive_int, default=100, metavar="N",
                    help="passes over the data (default: 100)")
-    p.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="mini-batch size (default: the whole data set)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"seed for the data, the initial weights and the shuffling (default: {DEFAULT_SEED})")
