@@ -80,7 +80,7 @@ def _dpow_exponent(a: float, out: float) -> float:
 #: Names the op expressions may use.  ``compile`` runs its generated code with these.
 HELPERS: Dict[str, object] = {
     "_exp": _exp, "_sigmoid": _sigmoid, "_pow": _pow, "_dpow": _dpow,
-    "_dpow_exponent": _dpow_exponent, "log": math.log, "sqrt": math.sqrt,
+    "_dpow_exponent": _dpow_exponent, "log": math.log, "log1p": math.log1p, "sqrt": math.sqrt,
     "tanh": math.tanh, "inf": math.inf, "nan": math.nan,
 }
 
@@ -146,11 +146,14 @@ _ROWS = (
     Op("sigmoid",    1, "_sigmoid(a)",                ("out * (1.0 - out)",),                   "σ",    "σ: σ(1−σ)"),
     Op("relu",       1, "0.0 if a <= 0.0 else a",     ("0.0 if a <= 0.0 else 1.0",),            "relu", "relu: [u>0]"),
     Op("leaky_relu", 1, "k * a if a <= 0.0 else a",   ("k if a <= 0.0 else 1.0",),              "leaky", "leaky: 1 or k"),
+    Op("softplus",   1, "(a if a > 0.0 else 0.0) + log1p(_exp(-abs(a)))", ("_sigmoid(a)",),  "softplus", "softplus: σ(a)"),
     Op("abs",        1, "abs(a)",                     ("1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0",), "|·|", "|·|: sign(a)"),
     Op("sum",        0, "",                           (),                                       "Σ",    "Σ: 1 each",  expand=_expand_sum),
     Op("dot",        0, "",                           (),                                       "Σθ·o", "∂u/∂θ = o, ∂u/∂o = θ, ∂u/∂b = 1", expand=_expand_dot),
 )
 
+# softplus, ln(1 + e^a), is written max(a, 0) + ln(1 + e^−|a|) so that e is only raised to
+# a power ≤ 0 (no overflow at any |a|); its derivative is exactly σ(a), smooth at 0.
 # relu and leaky_relu test ``a <= 0`` rather than ``a > 0`` so that a NaN input comes out
 # as NaN (and detect_anomaly sees it) instead of being silently turned into 0.
 

@@ -257,7 +257,7 @@ for _method, _opname, _reflected in (
     setattr(Value, _method, _build(_binary_source(OPS[_opname], _method, _reflected),
                                    _method, OPS[_opname]))
 
-for _opname in ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs"):
+for _opname in ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softplus", "abs"):
     _method = "__neg__" if _opname == "neg" else _opname
     setattr(Value, _method, _build(_unary_source(OPS[_opname], _method, False),
                                    _method, OPS[_opname]))

@@ -127,9 +127,9 @@ def bce_with_logits(predictions: Sequence[Prediction], targets: Sequence[Any],
                     reduction: str = "mean") -> Value:
     """Binary cross-entropy on logits z (σ(z) is the probability of label 1), labels 0/1.
 
-    err = −[y·log σ(z) + (1−y)·log(1−σ(z))], computed as the equal
-    max(z, 0) − z·y + log(1 + e^(−|z|)): e is only raised to a non-positive power, so
-    it stays finite for any |z| (1000 included).  ∂err/∂z = σ(z) − y.
+    err = −[y·log σ(z) + (1−y)·log(1−σ(z))], which is softplus(z) = ln(1 + e^z) for
+    y = 0 and softplus(−z) for y = 1: one engine op that never overflows (|z| = 1000
+    included) and whose derivative, σ, gives ∂err/∂z = σ(z) − y everywhere, z = 0 too.
     """
     predictions, targets = _batch("bce_with_logits", predictions, targets, reduction)
     terms = []
@@ -137,12 +137,11 @@ def bce_with_logits(predictions: Sequence[Prediction], targets: Sequence[Any],
         if z.__class__ is not Value:
             z = _value("bce_with_logits", z, f"prediction {i}")
         if y == 0:
-            relu_arg = z  # max(z, 0) − z·0 = relu(z)
+            terms.append(z.softplus())  # −log(1 − σ(z)) = ln(1 + e^z)
         elif y == 1:
-            relu_arg = -z  # max(z, 0) − z = max(−z, 0) = relu(−z)
+            terms.append((-z).softplus())  # −log σ(z) = ln(1 + e^−z)
         else:
             raise ValueError(f"bce_with_logits: labels must be 0 or 1, got {y!r} for sample {i}")
-        terms.append(relu_arg.relu() + (1.0 + (-z.abs()).exp()).log())
     return _reduce(terms, len(predictions), reduction)
 
 

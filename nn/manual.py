@@ -60,7 +60,8 @@ SIGMA_PRIME: Dict[str, Callable[[float, float], float]] = {
 def _mse(yhat: List[float], y: Any) -> Tuple[float, List[float]]:
     """Err = Σ_k (y_k − ŷ_k)²,  ∂Err/∂ŷ_k = −2(y_k − ŷ_k)."""
     ys = _numbers(y, len(yhat))
-    err = sum((y_k - yhat_k) ** 2 for y_k, yhat_k in zip(ys, yhat))
+    # (y − ŷ)·(y − ŷ) rather than ** 2, which raises OverflowError past 1e154 instead of giving inf
+    err = sum((y_k - yhat_k) * (y_k - yhat_k) for y_k, yhat_k in zip(ys, yhat))
     return err, [-2.0 * (y_k - yhat_k) for y_k, yhat_k in zip(ys, yhat)]
 
 
@@ -74,12 +75,12 @@ def _hinge(yhat: List[float], y: Any) -> Tuple[float, List[float]]:
 
 
 def _bce_with_logits(yhat: List[float], y: Any) -> Tuple[float, List[float]]:
-    """Err = max(z, 0) − z·y + log(1 + e^(−|z|)) for the logit z = ŷ,  ∂Err/∂z = σ(z) − y."""
+    """Err = max(z, 0) − z·y + ln(1 + e^(−|z|)) for the logit z = ŷ,  ∂Err/∂z = σ(z) − y."""
     _one_output("bce_with_logits", yhat)
     if y != 0 and y != 1:
         raise ValueError(f"bce_with_logits: the label must be 0 or 1, got {y!r}")
     z = yhat[0]
-    err = max(z, 0.0) - z * y + math.log(1.0 + math.exp(-abs(z)))
+    err = max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))  # log1p keeps tiny e^−|z|
     # σ(z) − 1 is written −σ(−z) for y = 1: the same number, without the cancellation
     # that loses digits when σ(z) is close to 1.
     dErr_dz = _sigmoid(z) if y == 0 else -_sigmoid(-z)

@@ -71,7 +71,8 @@ def assert_same(eager, compiled):
 
 # --- hypothesis: random programs over every op ----------------------------------------
 
-UNARY = ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "leaky_relu", "pow", "rpow"]
+UNARY = ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softplus", "abs", "leaky_relu", "pow",
+         "rpow"]
 BINARY = ["add", "sub", "mul", "div", "powv", "radd", "rsub", "rmul", "rdiv"]
 NARY = ["sum", "dot"]
 interesting = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -3.0, 1e-3, 10.0])
@@ -117,7 +118,7 @@ def run(steps, inputs, variables):
     for op, args, k in steps:
         a = get(args[0])
         b = get(args[1]) if len(args) > 1 else None
-        if op in ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs"):
+        if op in ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softplus", "abs"):
             r = -a if op == "neg" else getattr(a, op)()
         elif op == "leaky_relu":
             r = a.leaky_relu(k)

@@ -35,6 +35,7 @@ UNARY = [
     ("sigmoid", lambda v: v.sigmoid(), _sigmoid,
      lambda x: math.exp(-x) / (1.0 + math.exp(-x)) ** 2, ANY),
     ("relu", lambda v: v.relu(), lambda x: max(0.0, x), lambda x: 1.0 if x > 0 else 0.0, ANY),
+    ("softplus", lambda v: v.softplus(), lambda x: math.log(1.0 + math.exp(x)), _sigmoid, ANY),
     ("leaky_relu default", lambda v: v.leaky_relu(), lambda x: x if x > 0 else 0.01 * x,
      lambda x: 1.0 if x > 0 else 0.01, ANY),
     ("leaky_relu 0.2", lambda v: v.leaky_relu(0.2), lambda x: x if x > 0 else 0.2 * x,
@@ -163,6 +164,25 @@ def test_sigmoid_and_tanh_saturate_exactly_without_overflow(x):
         t = w.tanh()
         t.backward()
         assert t.data == sign and w.grad == 0.0
+
+
+@pytest.mark.parametrize("x", [750.0, 1000.0, 1e300])
+def test_softplus_is_finite_and_exact_far_out(x):
+    # ln(1 + e^x) = x for large x (e^x itself would overflow), ≈ e^-x → 0 for large −x
+    v, w = Value(x), Value(-x)
+    up, down = v.softplus(), w.softplus()
+    up.backward()
+    down.backward()
+    assert up.data == x and v.grad == 1.0
+    assert down.data == 0.0 and w.grad == 0.0
+
+
+def test_softplus_slope_at_zero_is_one_half():
+    # smooth at 0, unlike relu: the derivative is σ(0) = 1/2, not a kink's 0
+    v = Value(0.0)
+    out = v.softplus()
+    out.backward()
+    assert out.data == pytest.approx(math.log(2.0), rel=1e-15) and v.grad == 0.5
 
 
 @pytest.mark.parametrize("x", [-50.0, -300.0, -700.0])
@@ -367,7 +387,7 @@ def test_op_names_cover_the_whole_op_table():
         "add": a + b, "sub": a - b, "mul": a * b, "div": a / b, "powv": a ** b,
         "pow": a ** 2, "rpow": 2 ** a, "neg": -a, "exp": a.exp(), "log": a.log(),
         "sqrt": a.sqrt(), "tanh": a.tanh(), "sigmoid": a.sigmoid(), "relu": a.relu(),
-        "leaky_relu": a.leaky_relu(), "abs": abs(a), "sum": autograd.sum([a, b]),
+        "leaky_relu": a.leaky_relu(), "softplus": a.softplus(), "abs": abs(a), "sum": autograd.sum([a, b]),
         "dot": autograd.dot([a], [b]),
     }
     for name, node in made.items():

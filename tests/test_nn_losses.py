@@ -92,13 +92,24 @@ def test_bce_with_logits_by_hand():
     assert mean.data == pytest.approx(sum(expected) / 3, rel=1e-14)
 
 
+@pytest.mark.parametrize("y", [0, 1])
+def test_bce_with_logits_gradient_at_a_zero_logit_is_sigma_minus_y(y):
+    # z = 0 is where zero biases and symmetric inputs put a fresh network: the loss is
+    # smooth there, so ∂err/∂z = σ(0) − y = 0.5 − y, not a kink's 0
+    z = Value(0.0)
+    loss = nn.bce_with_logits([z], [y])
+    loss.backward()
+    assert loss.data == pytest.approx(math.log(2.0), rel=1e-15)
+    assert z.grad == 0.5 - y
+
+
 @pytest.mark.parametrize("z, y, err, grad", [
     (1000.0, 0, 1000.0, 1.0), (1000.0, 1, 0.0, 0.0),
     (-1000.0, 1, 1000.0, -1.0), (-1000.0, 0, 0.0, 0.0),
     (40.0, 1, math.exp(-40.0), -math.exp(-40.0)),
 ])
 def test_bce_with_logits_is_stable_for_huge_logits(z, y, err, grad):
-    # the exact values: err = log(1 + e^−|z|) + relu(±z), ∂err/∂z = σ(z) − y
+    # the exact values: err = softplus(±z) = relu(±z) + log(1 + e^−|z|), ∂err/∂z = σ(z) − y
     logit = Value(z)
     loss = nn.bce_with_logits([logit], [y])
     loss.backward()
