@@ -368,7 +368,12 @@ def dot(weights: Sequence[Union[Value, Number]], inputs: Sequence[Union[Value, N
         xd = [x.data for x in inputs]
     if len(wd) != len(xd):
         raise ValueError(f"dot: {len(wd)} weights but {len(xd)} inputs; they must match")
-    out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
+    try:
+        out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
+    except TypeError:  # something that has a .data but is no Value (a numpy scalar)
+        weights, inputs = _as_values(weights, "dot weights"), _as_values(inputs, "dot inputs")
+        wd, xd = [w.data for w in weights], [x.data for x in inputs]
+        out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
     if bias is None:
         return _node(out, "dot", (*weights, *inputs), (*xd, *wd))
     if bias.__class__ is not Value:

@@ -103,7 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         print(f"deltagrad {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
-    except (CLIError, ValueError, TypeError) as e:
+    except (CLIError, ValueError, TypeError, ArithmeticError) as e:  # Arithmetic: numbers ran away
         print(f"deltagrad {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -129,6 +129,8 @@ def _read(path: PathType) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         raise ValueError(f"{name}: not valid JSON{hint}: {e}") from None
     except ValueError as e:
         raise ValueError(f"{name}: {e}") from None
+    except RecursionError:
+        raise ValueError(f"{name}: not a deltagrad model (JSON nested too deeply)") from None
     if not isinstance(document, dict):
         raise ValueError(f"{name}: not a deltagrad model (expected a JSON object, "
                          f"found {type(document).__name__})")

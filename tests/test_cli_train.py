@@ -145,6 +145,7 @@ def test_bad_options_exit_2_with_one_line(capsys, argv, text):
     ('{"format": "deltagrad-mlp", "version": 1, "architec', "not valid JSON"),
     ("hello", "not valid JSON"),
     (json.dumps({"format": "deltagrad-mlp", "version": 99}), "version"),
+    ("[" * 100_000, "nested too deeply"),
 ])
 def test_predict_with_bad_model_files(capsys, tmp_path, content, text):
     path = tmp_path / "bad.json"
@@ -152,6 +153,13 @@ def test_predict_with_bad_model_files(capsys, tmp_path, content, text):
     status, out, err = run(capsys, "predict", "--model", str(path), "1,2")
     assert status == 2 and out == ""
     assert text in err and str(path) in err and err.count("\n") == 1
+
+
+def test_training_that_diverges_ends_in_one_line(capsys):
+    status, out, err = run(capsys, "train", "--lr", "1e300", "--epochs", "3", "--quiet")
+    assert status == 2
+    assert "SGD.step()" in err and "final:" not in out  # no claim that training finished
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 @pytest.mark.parametrize("point, text", [

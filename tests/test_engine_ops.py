@@ -429,3 +429,14 @@ def test_values_hash_and_compare_by_identity():
     h = hash(a)
     a.data = 42.0  # the hash does not depend on data, so dicts keyed by nodes stay valid
     assert hash(a) == h and d[a] == "a"
+
+
+def test_dot_takes_objects_whose_data_is_not_a_number_as_numbers():
+    # a numpy scalar has a .data attribute (a memoryview): dot must not mistake it for a Value
+    class Scalar(float):
+        data = memoryview(b"")
+
+    w = Value(1.5)
+    u = autograd.dot([w], [Scalar(2.0)])
+    u.backward()
+    assert u.data == 3.0 and w.grad == 2.0

@@ -236,3 +236,17 @@ def test_save_and_load_need_an_mlp(tmp_path):
         nn_io.save(nn.Layer(2, 2), tmp_path / "x.json")
     with pytest.raises(TypeError, match="needs an nn.MLP"):
         nn_io.load_into(nn.Layer(2, 2), tmp_path / "x.json")
+
+
+def test_a_parameter_too_large_for_a_float_is_refused_by_name(tmp_path, model):
+    path = tmp_path / "big.json"
+    model.save(path)
+    text = path.read_text()
+    name, _ = next(iter(model.state_dict().items()))
+    document = json.loads(text)
+    document["parameters"][name] = 1
+    path.write_text(json.dumps(document).replace(f'"{name}": 1', f'"{name}": 1{"0" * 400}'))
+    before = model.state_dict()
+    with pytest.raises(ValueError, match="too large for a float"):
+        model.load(path)
+    assert model.state_dict() == before

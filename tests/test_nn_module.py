@@ -401,3 +401,12 @@ def test_many_missing_names_are_abbreviated():
     model = nn.MLP(4, [8, 1])
     with pytest.raises(ValueError, match=r"missing 49 parameter\(s\): .*\(44 more\)"):
         model.load_state_dict({})
+
+
+def test_a_subclass_forward_runs_when_the_model_is_called():
+    class Scaled(nn.MLP):
+        def forward(self, x):
+            return super().forward(x) * 10.0
+
+    scaled, plain = Scaled(2, [3, 1], seed=4), nn.MLP(2, [3, 1], seed=4)
+    assert scaled([0.5, -1.0]).data == plain([0.5, -1.0]).data * 10.0
