@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import re
 import sys
 from typing import Callable, List, NoReturn, Optional
 
@@ -21,7 +22,17 @@ class CLIError(Exception):
     """A mistake in what the user asked for; printed as one line, exit status 2."""
 
 
+# A negative number or a comma-separated list of numbers ("-0.8,0.5", "-1e-3"): argparse
+# takes these for values, not options, so points need no "--" in front of them.
+_NEGATIVE_NUMBERS = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[-+]?\d+)?(,-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?)*$",
+                               re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._negative_number_matcher = _NEGATIVE_NUMBERS
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 

@@ -23,8 +23,7 @@ def register(subparsers: Any) -> None:
         description="Draw a computation graph after backward: every value shows data and grad, "
                     "every arrow the local derivative the chain rule multiplies by, every neuron's "
                     "u its δ = ∂Err/∂u. Default: micrograd's one-neuron expression. Prints the path "
-                    "of the file it wrote. Put -- before an --x that starts with a minus sign or "
-                    "write --x=-0.5,0.2.")
+                    "of the file it wrote.")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="FILE",
                    help=f"file to write, .svg or .png (default: {DEFAULT_OUTPUT})")
     p.add_argument("--demo", choices=("neuron", "network"), default="neuron",

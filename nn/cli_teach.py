@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
                     "Err = (y - ŷ)², one sample) in the textbook's notation: forward pass, δ at the "
                     "output and hidden layers, ∂Err/∂θ = δ·o, the update, and Err before and after. "
                     "Every number comes from autograd and is checked against nn.manual_backprop; "
-                    "the exit status is 1 if any check fails. Write negative numbers as --x=-0.5,0.3.")
+                    "the exit status is 1 if any check fails.")
     p.add_argument("--layers", type=_layer_sizes, default=[2], metavar="SIZES",
                    help="hidden layer sizes, comma-separated, as for train (default: 2; 'none' for "
                         "no hidden layer); the inputs come from --x, the outputs from --y and --loss")

@@ -98,8 +98,7 @@ def register(subparsers: Any) -> None:
         "predict", help="print a saved model's output for input points",
         description="Print a saved model's output for each point. A single output's class is its "
                     "sign (+1/-1, i.e. 1/0 for a model trained with bce_with_logits); with several "
-                    "outputs the class is the largest one. Put -- before a point that starts with "
-                    "a minus sign: deltagrad predict --model m.json -- -0.5,0.3")
+                    "outputs the class is the largest one. Points look like -0.5,0.3.")
     q.add_argument("--model", required=True, metavar="FILE", help="a model file saved by train --save")
     q.add_argument("points", nargs="+", metavar="x1,x2", help="input point(s), comma-separated numbers")
     q.set_defaults(func=run_predict)

@@ -155,6 +155,14 @@ def test_predict_with_bad_model_files(capsys, tmp_path, content, text):
     assert text in err and str(path) in err and err.count("\n") == 1
 
 
+def test_points_may_start_with_a_minus_sign(capsys, tmp_path):
+    path = tmp_path / "m.json"
+    assert run(capsys, "train", "--epochs", "2", "--quiet", "--save", str(path))[0] == 0
+    status, out, err = run(capsys, "predict", "--model", str(path), "-0.8,0.5", "-1e-3,2")
+    assert status == 0 and err == ""
+    assert [line.split()[0] for line in out.splitlines()] == ["-0.8,0.5", "-1e-3,2"]
+
+
 def test_training_that_diverges_ends_in_one_line(capsys):
     status, out, err = run(capsys, "train", "--lr", "1e300", "--epochs", "3", "--quiet")
     assert status == 2
