@@ -120,8 +120,13 @@ def run(args: argparse.Namespace) -> int:
         root = model_graph(args.model, args.x, args.y)
     else:
         root = neuron_demo() if args.demo == "neuron" else network_demo()
-    path = viz.render(root, args.output, rankdir=args.rankdir, depth=args.depth,
-                      max_nodes=args.max_nodes, show_local=not args.no_local,
-                      show_rules=not args.no_rules, health=not args.no_health)
+    try:
+        path = viz.render(root, args.output, rankdir=args.rankdir, depth=args.depth,
+                          max_nodes=args.max_nodes, show_local=not args.no_local,
+                          show_rules=not args.no_rules, health=not args.no_health)
+    except viz.GraphTooLargeError as e:
+        raise CLIError(f"the graph has {e.values:,} values, more than --max-nodes {e.max_nodes:,}; "
+                       f"pass --max-nodes {e.values}, or draw the part near the output with "
+                       "--depth N") from None
     print(path)
     return 0

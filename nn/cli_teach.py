@@ -16,7 +16,7 @@ from typing import Any, List, Sequence, Tuple
 
 from autograd import OPS, Value
 
-from .cli import CLIError, number, numbers, positive_int
+from .cli import CLIError, non_negative, number, numbers, positive_int
 from .cli_train import BINARY, DATASETS, LOSS_NAMES, _dataset, _layer_sizes, _recipe
 
 #: Relative (and absolute, near 0) tolerance of the explain checks.
@@ -72,7 +72,7 @@ def register(subparsers: Any) -> None:
                    help="Err for the sample (default: mse, Err = Σ(y − ŷ)²)")
     p.add_argument("--classes", type=positive_int, default=3, metavar="K",
                    help="outputs (classes) for --loss cross_entropy (default: 3)")
-    p.add_argument("--lr", type=number, default=0.5, metavar="η", help="learning rate η (default: 0.5)")
+    p.add_argument("--lr", type=non_negative, default=0.5, metavar="η", help="learning rate η (default: 0.5)")
     p.add_argument("--seed", type=int, default=1337, help="seed of the initial weights (default: 1337)")
     p.add_argument("--x", type=numbers, default=[0.5, -0.3], metavar="X1,X2,...",
                    help="the sample's inputs (default: 0.5,-0.3)")

@@ -103,7 +103,7 @@ def test_depth_and_max_nodes(capsys, tmp_path):
     model = str(tmp_path / "m.json")
     status, _, err = run(capsys, "graph", "--model", model, "--x", "1,2", "--y", "0",
                          "--max-nodes", "5", "-o", str(tmp_path / "a.svg"))
-    assert status == 2 and "more than max_nodes=5" in err and "depth=" in err
+    assert status == 2 and "more than --max-nodes 5" in err and "--depth" in err
     status, _, _ = run(capsys, "graph", "--model", model, "--x", "1,2", "--y", "0",
                        "--max-nodes", "5", "--depth", "1", "-o", str(tmp_path / "b.svg"))
     assert status == 0

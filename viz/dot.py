@@ -48,7 +48,15 @@ _K = re.compile(r"(?<![A-Za-z])k(?![A-Za-z])")
 
 
 class GraphTooLargeError(ValueError):
-    """The graph has more values than ``max_nodes``; the message says how to proceed."""
+    """The graph has more values than ``max_nodes``; the message says how to proceed.
+
+    ``values`` and ``max_nodes`` hold the two numbers, for callers that word it their own way.
+    """
+
+    def __init__(self, message: str, values: int, max_nodes: int) -> None:
+        super().__init__(message)
+        self.values = values
+        self.max_nodes = max_nodes
 
 
 class Drawing(graphviz.Digraph):
@@ -309,7 +317,7 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
         raise GraphTooLargeError(
             f"viz: this graph has {len(order):,} values, more than max_nodes={max_nodes:,}; "
             f"pass max_nodes={len(order)} (rendering may be slow), or draw the part near one value "
-            f"with depth=, e.g. viz.to_dot(value, depth=3)")
+            f"with depth=, e.g. viz.to_dot(value, depth=3)", len(order), max_nodes)
     names = {v: f"n{i}" for i, v in enumerate(order)}
     kind = _kind(root.tag)
     root_name = "Err" if kind == "loss" else (root.label or "out")
