@@ -15,7 +15,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from autograd import Value
 
-from .losses import LOSSES
+from .losses import resolve
 
 __all__ = ["health", "HealthReport", "LayerHealth", "VANISHING_RATIO", "EXPLODING_RATIO",
            "EXPLODING_NORM", "SATURATION_SLOPE", "SATURATION_SHARE"]
@@ -130,16 +130,6 @@ def _count(n: Optional[int], total: int) -> str:
     return "-" if n is None else f"{n}/{total}"
 
 
-def _loss_function(loss: Union[str, Callable[..., Value]]) -> Tuple[str, Callable[..., Value]]:
-    if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise ValueError(f"health: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-        return loss, LOSSES[loss]
-    if not callable(loss):
-        raise TypeError(f"health: loss must be a loss name or a function, got {type(loss).__name__}")
-    return getattr(loss, "__name__", "custom"), loss
-
-
 def health(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
            loss: Union[str, Callable[..., Value]] = "mse", keep_grads: bool = False) -> HealthReport:
     """Measure gradient health of ``model`` (an ``nn.MLP``) on the batch ``X``, ``y``.
@@ -159,7 +149,7 @@ def health(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
         raise ValueError(f"health: {len(X)} inputs but {len(y)} targets; expected one target per input")
     if not len(X):
         raise ValueError("health: expected at least one sample, got an empty batch")
-    loss_name, loss_fn = _loss_function(loss)
+    loss_name, loss_fn = resolve(loss, "health")
     params = model.parameters()
     saved = [p.grad for p in params]
     for p in params:

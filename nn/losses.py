@@ -9,12 +9,12 @@ node, and the result is labelled ``Err`` and tagged ``("loss",)``.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Dict, List, Sequence, Union
+from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 from autograd import Value
 from autograd import sum as vsum
 
-__all__ = ["mse", "hinge", "bce_with_logits", "cross_entropy", "LOSSES", "REDUCTIONS"]
+__all__ = ["mse", "hinge", "bce_with_logits", "cross_entropy", "LOSSES", "REDUCTIONS", "resolve"]
 
 REDUCTIONS = ("mean", "sum")
 Prediction = Union[Value, float, int]
@@ -195,3 +195,23 @@ def cross_entropy(predictions: Sequence[Sequence[Prediction]], targets: Sequence
 LOSSES: Dict[str, Callable[..., Value]] = {
     "mse": mse, "hinge": hinge, "bce_with_logits": bce_with_logits, "cross_entropy": cross_entropy,
 }
+
+
+def resolve(loss: Union[str, Callable[..., Value]], who: str = "") -> Tuple[str, Callable[..., Value]]:
+    """A loss given by name or as a function, as ``(name, function)``.
+
+    The name is the ``LOSSES`` key for the built-in losses (given either way), else the
+    function's ``__name__``.  ``who`` prefixes the error messages (``"health"``, ...).
+    """
+    prefix = f"{who}: " if who else ""
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"{prefix}unknown loss {loss!r}; choose one of {', '.join(LOSSES)} "
+                             "or pass a function")
+        return loss, LOSSES[loss]
+    if not callable(loss):
+        raise TypeError(f"{prefix}loss must be a loss name or a function, got {type(loss).__name__}")
+    for name, fn in LOSSES.items():
+        if loss is fn:
+            return name, fn
+    return getattr(loss, "__name__", "custom"), loss

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
-from .losses import LOSSES, _class_index
+from .losses import _class_index, resolve
 from .module import LEAKY_SLOPE, MLP
 
 __all__ = ["manual_backprop", "ManualResult"]
@@ -136,14 +136,6 @@ def _parameter_names(nin: int, nouts: Tuple[int, ...]) -> Tuple[str, ...]:
                               f"layers.{t}.neurons.{i}.b"])
 
 
-def _loss_name(loss: Union[str, Callable[..., Any]]) -> str:
-    for name, fn in LOSSES.items():
-        if loss == name or loss is fn:
-            return name
-    raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} "
-                     "(by name or as the nn loss function)")
-
-
 @dataclass
 class ManualResult:
     """What ``manual_backprop`` computed: per layer ``u``, ``o`` and ``delta`` (lists of
@@ -168,7 +160,11 @@ def manual_backprop(model: MLP, x: Sequence[float], y: Any,
     """
     if not isinstance(model, MLP):
         raise TypeError(f"manual_backprop needs an nn.MLP, got {type(model).__name__}")
-    loss_of = _ERR[_loss_name(loss)]
+    name = resolve(loss, "manual_backprop")[0]
+    if name not in _ERR:
+        raise ValueError(f"manual_backprop: unknown loss {loss!r}; it knows the formulas of "
+                         f"{', '.join(_ERR)} (by name or as the nn loss function)")
+    loss_of = _ERR[name]
     x = model._check_x(x)
     for ell, x_l in enumerate(x):
         if x_l.__class__ is bool or not isinstance(x_l, numbers.Real):

@@ -51,18 +51,6 @@ _AUTO_ACCURACY = {_losses.hinge: "sign", _losses.bce_with_logits: "sign",
                   _losses.cross_entropy: "argmax"}
 
 
-def _loss_function(loss: Union[str, Callable[..., Value]]) -> Callable[..., Value]:
-    if isinstance(loss, str):
-        try:
-            return _losses.LOSSES[loss]
-        except KeyError:
-            raise ValueError(f"unknown loss {loss!r}; choose one of "
-                             f"{', '.join(_losses.LOSSES)} or pass a function") from None
-    if not callable(loss):
-        raise TypeError(f"loss must be a loss name or a function, got {type(loss).__name__}")
-    return loss
-
-
 def _accuracy_function(accuracy: Accuracy, loss_fn: Callable[..., Value]
                        ) -> Optional[Callable[[Any, Any], bool]]:
     """Resolve ``accuracy``: "auto" picks by the loss (None for mse and unknown losses)."""
@@ -439,7 +427,7 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     - ``verbose``: progress on stderr: one updating line on a terminal, else a line
       every 10% of the epochs.
     """
-    loss_fn = _loss_function(loss)
+    loss_fn = _losses.resolve(loss)[1]
     acc_fn = _accuracy_function(accuracy, loss_fn)
     X, y = list(X), list(y)
     n = len(X)
@@ -534,7 +522,7 @@ def evaluate(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
 
     ``accuracy`` is chosen as in ``fit`` (None when there is none, as for mse).
     """
-    loss_fn = _loss_function(loss)
+    loss_fn = _losses.resolve(loss)[1]
     acc_fn = _accuracy_function(accuracy, loss_fn)
     X, y = list(X), list(y)
     if len(y) != len(X):
