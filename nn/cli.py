@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import os
 import re
 import sys
 from typing import Callable, List, NoReturn, Optional
@@ -86,6 +87,15 @@ def int_at_least(least: int, what: str = "") -> Callable[[str], int]:
 
 
 positive_int = int_at_least(1, "a positive integer")
+
+
+def check_output(option: str, path: str) -> None:
+    """Refuse, before any work is done, an output file that could not be written."""
+    if os.path.isdir(path):
+        raise CLIError(f"{option} {path}: that is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{option} {path}: the folder {folder} does not exist")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import Any, List, Optional
 
-from .cli import CLIError, int_at_least, numbers
+from .cli import CLIError, check_output, int_at_least, numbers
 
 DEFAULT_OUTPUT = "deltagrad-graph.svg"
 
@@ -113,9 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--x and --y go with --model FILE (a model saved by train --save)")
     if os.path.splitext(args.output)[1].lower() not in (".svg", ".png"):
         raise CLIError(f"--output {args.output}: the file name must end in .svg or .png")
-    folder = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(folder):
-        raise CLIError(f"--output {args.output}: the folder {folder} does not exist")
+    check_output("--output", args.output)
     if args.model is not None:
         root = model_graph(args.model, args.x, args.y)
     else:

@@ -16,7 +16,7 @@ from typing import Any, List, Sequence, Tuple
 
 from autograd import OPS, Value
 
-from .cli import CLIError, non_negative, number, numbers, positive_int
+from .cli import CLIError, check_output, non_negative, number, numbers, positive_int
 from .cli_train import BINARY, DATASETS, LOSS_NAMES, _dataset, _layer_sizes, _recipe
 
 #: Relative (and absolute, near 0) tolerance of the explain checks.
@@ -126,7 +126,6 @@ def add_plot_options(parser: argparse.ArgumentParser) -> None:
 
 def check_plot_options(args: argparse.Namespace) -> None:
     """Fail before training, not after: a bad suffix, a missing folder or no matplotlib."""
-    import os
 
     files = [(opt, path) for opt, path in (("--plot", args.plot), ("--plot-boundary", args.plot_boundary))
              if path]
@@ -139,9 +138,7 @@ def check_plot_options(args: argparse.Namespace) -> None:
             image_format(path)
         except ValueError as e:
             raise CLIError(f"{opt}: {e}") from None
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise CLIError(f"{opt} {path}: the folder {folder} does not exist")
+        check_output(opt, path)
     try:
         require_matplotlib()
     except PlotUnavailable as e:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import warnings
 from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from . import data as _data
-from .cli import CLIError, non_negative, positive_int
+from .cli import CLIError, check_output, non_negative, positive_int
 
 DATASETS: Dict[str, Callable[..., Tuple[list, list]]] = {
     "moons": _data.make_moons, "circles": _data.make_circles, "xor": _data.make_xor,
@@ -148,9 +147,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     loss, nout, labels = _recipe(args)
     if args.save:
-        folder = os.path.dirname(os.path.abspath(args.save))
-        if not os.path.isdir(folder):
-            raise CLIError(f"--save {args.save}: the folder {folder} does not exist")
+        check_output("--save", args.save)
     from .cli_teach import check_plot_options, save_plots
     check_plot_options(args)
     X, y = _dataset(args, labels)

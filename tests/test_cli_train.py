@@ -155,6 +155,11 @@ def test_predict_with_bad_model_files(capsys, tmp_path, content, text):
     assert text in err and str(path) in err and err.count("\n") == 1
 
 
+def test_save_to_a_folder_is_refused_before_training(capsys, tmp_path):
+    status, out, err = run(capsys, "train", "--save", str(tmp_path))
+    assert status == 2 and out == "" and "that is a folder" in err
+
+
 def test_points_may_start_with_a_minus_sign(capsys, tmp_path):
     path = tmp_path / "m.json"
     assert run(capsys, "train", "--epochs", "2", "--quiet", "--save", str(path))[0] == 0
