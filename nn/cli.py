@@ -120,6 +120,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader went away (deltagrad ... | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as e:  # a file that cannot be read or written: name it, plainly
         where = f"{e.filename}: " if e.filename else ""
         print(f"deltagrad {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)

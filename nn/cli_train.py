@@ -163,7 +163,8 @@ def run_train(args: argparse.Namespace) -> int:
     sizes = "-".join(str(n) for n in [2] + model.nouts)
     noise = "" if args.noise is None else f", noise {args.noise:g}"
     print(f"data:  {args.dataset}, {len(X)} samples{noise}, seed {args.seed}")
-    print(f"model: MLP {sizes} ({args.activation} hidden, linear output, {args.init} init, "
+    hidden = f"{args.activation} hidden, " if len(model.nouts) > 1 else "no hidden layer, "
+    print(f"model: MLP {sizes} ({hidden}linear output, {args.init} init, "
           f"{model.num_parameters()} parameters)")
     penalty = f" + {args.l2:g}·Σθ²" if args.l2 else ""
     batching = "full batch" if batch == len(X) else f"batches of {batch}"

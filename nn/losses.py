@@ -113,6 +113,8 @@ def hinge(predictions: Sequence[Prediction], targets: Sequence[Any], reduction: 
     for i, (s, y) in enumerate(zip(predictions, targets)):
         if s.__class__ is not Value:
             s = _value("hinge", s, f"prediction {i}")
+        if y.__class__ is bool:
+            raise ValueError(f"hinge: labels must be +1 or -1, got {y!r} for sample {i}")
         if y == 1:
             margin = 1.0 - s  # 1 − y·s with y = +1
         elif y == -1:
@@ -136,6 +138,8 @@ def bce_with_logits(predictions: Sequence[Prediction], targets: Sequence[Any],
     for i, (z, y) in enumerate(zip(predictions, targets)):
         if z.__class__ is not Value:
             z = _value("bce_with_logits", z, f"prediction {i}")
+        if y.__class__ is bool:
+            raise ValueError(f"bce_with_logits: labels must be 0 or 1, got {y!r} for sample {i}")
         if y == 0:
             terms.append(z.softplus())  # −log(1 − σ(z)) = ln(1 + e^z)
         elif y == 1:

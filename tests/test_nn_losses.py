@@ -207,6 +207,8 @@ def test_gradients_match_finite_differences(loss, make_inputs, target):
     (lambda: nn.hinge([[1.0]], [1]), TypeError, "prediction 0 must be a Value or a number"),
     (lambda: nn.bce_with_logits([1.0], [-1]), ValueError, "labels must be 0 or 1, got -1 for sample 0"),
     (lambda: nn.bce_with_logits([1.0], [0.5]), ValueError, "labels must be 0 or 1"),
+    (lambda: nn.hinge([1.0], [True]), ValueError, r"labels must be \+1 or -1, got True"),
+    (lambda: nn.bce_with_logits([1.0], [False]), ValueError, "labels must be 0 or 1, got False"),
     (lambda: nn.cross_entropy([[1.0, 2.0]], [2]), ValueError, r"must be in 0..1 \(2 logits\), got 2"),
     (lambda: nn.cross_entropy([[1.0, 2.0]], [-1]), ValueError, "must be in 0..1"),
     (lambda: nn.cross_entropy([[1.0, 2.0]], [0.5]), ValueError, "must be an integer class index 0..1"),
