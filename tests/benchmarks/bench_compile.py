@@ -105,15 +105,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             runners.append((r, step))
     clock = time.perf_counter if args.wall else time.process_time
-    times: Dict[str, List[float]] = {r.key: [] for r, _ in runners}
-    losses: Dict[str, List[float]] = {r.key: [] for r, _ in runners}
-    for r, step in runners:
-        gc.collect()
-        losses[r.key].append(step(0))  # warm-up, untimed
-        for k in range(1, args.steps + 1):
-            start = clock()
-            losses[r.key].append(step(k))
-            times[r.key].append(clock() - start)
+    times, losses = demo.time_runners(runners, args.steps, clock)
 
     median = {key: statistics.median(ts) for key, ts in times.items()}
     e, floor, manual, micro = median["e"], median.get("c"), median.get("c'"), median.get("d")

@@ -323,6 +323,26 @@ def profile_nn(w: Workload, steps: int) -> None:
     stats.sort_stats("tottime").print_stats(12)
 
 
+def time_runners(runners: list, steps: int, clock: Callable[[], float]) -> tuple:
+    """Train each (runner, step) for ``steps`` timed steps after one untimed warm-up step;
+    returns ``(times, losses)``, each by runner key.
+
+    Each runner trains in its own loop, as it would in use, so it pays for its own
+    garbage (micrograd's graphs are cyclic, its closures refer to their nodes, so the
+    cyclic collector frees them) and for nobody else's.
+    """
+    times: Dict[str, List[float]] = {r.key: [] for r, _ in runners}
+    losses: Dict[str, List[float]] = {r.key: [] for r, _ in runners}
+    for r, step in runners:
+        gc.collect()
+        losses[r.key].append(step(0))  # warm-up, untimed
+        for k in range(1, steps + 1):
+            start = clock()
+            losses[r.key].append(step(k))
+            times[r.key].append(clock() - start)
+    return times, losses
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=LR_STEPS,
@@ -350,18 +370,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # CPU time of this process by default: other programs running on the machine would
     # otherwise show up in the figures; --wall measures elapsed time instead.
     clock = time.perf_counter if args.wall else time.process_time
-    times: Dict[str, List[float]] = {r.key: [] for r, _ in runners}
-    losses: Dict[str, List[float]] = {r.key: [] for r, _ in runners}
-    # Each runner trains in its own loop, as it would in use, so it pays for its own
-    # garbage (micrograd's graphs are cyclic, its closures refer to their nodes, so the
-    # cyclic collector frees them) and for nobody else's.
-    for r, step in runners:
-        gc.collect()
-        losses[r.key].append(step(0))  # warm-up, untimed
-        for k in range(1, args.steps + 1):
-            start = clock()
-            losses[r.key].append(step(k))
-            times[r.key].append(clock() - start)
+    times, losses = time_runners(runners, args.steps, clock)
     memory: Dict[str, int] = {}
     for r, step in runners:  # one more step each, under tracemalloc
         gc.collect()
