@@ -11,7 +11,7 @@ from typing import Dict, List
 import pytest
 
 import nn
-from nn.cli import main
+from deltagrad.cli import main
 
 SVG = "{http://www.w3.org/2000/svg}"
 

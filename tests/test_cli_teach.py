@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import nn.manual
-from nn.cli import main
+from deltagrad.cli import main
 from nn.manual import manual_backprop
 from nn.module import MLP
 

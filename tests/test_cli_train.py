@@ -1,4 +1,4 @@
-"""``deltagrad train`` and ``deltagrad predict``, run in-process through ``nn.cli.main``."""
+"""``deltagrad train`` and ``deltagrad predict``, run in-process through ``deltagrad.cli.main``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import nn
-from nn.cli import main
+from deltagrad.cli import main
 
 
 def run(capsys, *argv):
@@ -187,8 +187,8 @@ def test_predict_with_bad_points(capsys, tmp_path, point, text):
     assert status == 2 and text in err and err.count("\n") == 1
 
 
-def test_python_dash_m_nn_train(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "nn", "train", "--epochs", "2", "--samples", "20",
+def test_python_dash_m_deltagrad_train(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "deltagrad", "train", "--epochs", "2", "--samples", "20",
                              "--layers", "4"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "training accuracy" in result.stdout

@@ -132,7 +132,7 @@ def test_multiclass_and_sigmoid_boundaries_render(tmp_path, suffix):
 
 def test_train_plot_options_write_both_pictures(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    from nn.cli import main
+    from deltagrad.cli import main
 
     curves, boundary = tmp_path / "curves.png", tmp_path / "boundary.svg"
     status = main(["train", "--samples", "30", "--layers", "4", "--epochs", "3", "--quiet",
@@ -145,7 +145,7 @@ def test_train_plot_options_write_both_pictures(tmp_path, capsys):
 
 
 def test_train_plot_problems_stop_before_training(tmp_path, capsys, monkeypatch):
-    from nn.cli import main
+    from deltagrad.cli import main
 
     status = main(["train", "--epochs", "1", "--quiet", "--plot", str(tmp_path / "c.jpg")])
     err = capsys.readouterr()
