@@ -13,6 +13,8 @@ import re
 import sys
 from typing import List, NoReturn, Optional
 
+from autograd import __version__
+
 from . import explain, graph, health, predict, train
 from .common import CLIError
 
@@ -35,9 +37,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``deltagrad`` parser with every subcommand."""
+    """The ``deltagrad`` parser with ``--version`` and every subcommand."""
     parser = _Parser(prog="deltagrad",
                      description="Train small MLPs, draw computation graphs and watch backprop work.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for module in COMMANDS:
