@@ -29,9 +29,13 @@ def _chromium() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module.
+
+    Per module, not per session: playwright's sync API keeps an event loop running while it
+    is open, and a later test's own ``asyncio.run`` must not find it.
+    """
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extra)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=_chromium(), headless=True, args=_FLAGS)
