@@ -1,5 +1,6 @@
 """Neural networks on deltagrad Values: neurons, layers, MLPs, losses, optimisers, training."""
 
+from .bridge import from_torch, to_torch
 from .health import HealthReport, LayerHealth, health
 from .io import load
 from .losses import LOSSES, bce_with_logits, cross_entropy, hinge, mse
@@ -8,7 +9,8 @@ from .module import MLP, Layer, Module, Neuron, Trace
 from . import data, optim
 from .plot import PlotUnavailable, plot_decision_boundary, plot_history
 from .optim import (
-    SGD, Adam, CosineDecay, ExponentialDecay, LinearDecay, StepDecay, clip_grad_norm, clip_grad_value,
+    SGD, Adam, AdamW, CosineDecay, ExponentialDecay, LinearDecay, RMSprop, StepDecay, clip_grad_norm,
+    clip_grad_value,
 )
 from .train import History, evaluate, fit
 
@@ -17,8 +19,10 @@ __all__ = [
     "mse", "hinge", "bce_with_logits", "cross_entropy", "LOSSES",
     "manual_backprop", "ManualResult",
     "load",
-    "data", "optim", "SGD", "Adam", "LinearDecay", "StepDecay", "ExponentialDecay", "CosineDecay",
+    "data", "optim", "SGD", "Adam", "AdamW", "RMSprop",
+    "LinearDecay", "StepDecay", "ExponentialDecay", "CosineDecay",
     "clip_grad_norm", "clip_grad_value", "fit", "evaluate", "History",
     "health", "HealthReport", "LayerHealth",
     "plot_history", "plot_decision_boundary", "PlotUnavailable",
+    "to_torch", "from_torch",
 ]

@@ -2,10 +2,11 @@
 
 An optimiser holds a list of parameter Values and, at ``step()``, moves each one
 against its gradient: the textbook's ``θ ← θ − η·∂Err/∂θ`` (``SGD``), with optional
-momentum and weight decay, or Adam's per-parameter step sizes.  Updates write
-``.data`` directly, so they build no graph.  The semantics follow PyTorch's
-``torch.optim``: weight decay adds ``wd·θ`` to the gradient, SGD's momentum buffer
-is ``b ← μ·b + g``, Adam's moments are bias-corrected.
+momentum (Nesterov's too) and weight decay, or per-parameter step sizes (``Adam``,
+``AdamW``, ``RMSprop``).  Updates write ``.data`` directly, so they build no graph.
+Argument names, defaults and updates follow PyTorch's ``torch.optim``: weight decay
+adds ``wd·θ`` to the gradient (AdamW's shrinks the weights instead), SGD's momentum
+buffer is ``b ← μ·b + (1 − dampening)·g``, Adam's moments are bias-corrected.
 
 A schedule changes ``optimizer.lr`` as training goes; call its ``step()`` after
 ``optimizer.step()``, as in PyTorch.
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from autograd import Value
 
 __all__ = [
-    "Optimizer", "SGD", "Adam",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
     "Schedule", "LinearDecay", "StepDecay", "ExponentialDecay", "CosineDecay",
     "clip_grad_norm", "clip_grad_value",
 ]
@@ -117,18 +118,26 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent: ``θ ← θ − η·g`` with ``g = ∂Err/∂θ (+ wd·θ)``.
 
-    With ``momentum`` μ > 0 each parameter keeps a buffer ``b ← μ·b + g`` and moves by
-    ``−η·b`` (PyTorch's form; the first step uses ``b = g``).
+    With ``momentum`` μ > 0 each parameter keeps a buffer, ``b = g`` on the first step and
+    ``b ← μ·b + (1 − dampening)·g`` after, and moves by ``−η·b``; with ``nesterov`` it moves
+    by ``−η·(g + μ·b)`` instead.  Arguments, defaults and update are PyTorch's.
     """
 
-    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(params, lr, weight_decay)
-        momentum = _number(momentum, "SGD momentum")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = momentum
-        self._buffers = [0.0] * len(self.params)
+        self.momentum = _momentum(momentum, "SGD")
+        dampening = _number(dampening, "SGD dampening")
+        if not 0.0 <= dampening <= 1.0:
+            raise ValueError(f"SGD: dampening must be in [0, 1], got {dampening!r}; each new "
+                             "gradient is scaled by 1 − dampening, which outside [0, 1] would "
+                             "flip or amplify it")
+        self.dampening = dampening
+        self.nesterov = _flag(nesterov, "SGD nesterov")
+        if self.nesterov and (self.momentum == 0.0 or dampening != 0.0):
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0, got "
+                             f"momentum={self.momentum!r}, dampening={dampening!r}")
+        self._buffers: Optional[List[float]] = None
 
     def step(self) -> None:
         """Move every parameter one step against its gradient."""
@@ -139,12 +148,18 @@ class SGD(Optimizer):
             grads = [g + wd * p.data for p, g in zip(params, grads)]
         if mu:
             bufs = self._buffers
-            for i, g in enumerate(grads):
-                bufs[i] = b = mu * bufs[i] + g
-                params[i].data -= lr * b
-        else:
-            for p, g in zip(params, grads):
-                p.data -= lr * g
+            if bufs is None:  # PyTorch's first step: b = g, undamped
+                self._buffers = bufs = list(grads)
+            else:
+                damp = 1.0 - self.dampening
+                for i, g in enumerate(grads):
+                    bufs[i] = mu * bufs[i] + damp * g
+            if self.nesterov:
+                grads = [g + mu * b for g, b in zip(grads, bufs)]
+            else:
+                grads = bufs
+        for p, g in zip(params, grads):
+            p.data -= lr * g
         self.steps += 1
 
 
@@ -153,36 +168,43 @@ class Adam(Optimizer):
 
     ``m ← β₁·m + (1−β₁)·g``, ``v ← β₂·v + (1−β₂)·g²``, then
     ``θ ← θ − η·m̂ / (√v̂ + ε)`` with the bias-corrected ``m̂ = m/(1−β₁ᵗ)``,
-    ``v̂ = v/(1−β₂ᵗ)``.  ``weight_decay`` adds ``wd·θ`` to ``g`` (L2, not AdamW).
+    ``v̂ = v/(1−β₂ᵗ)``.  ``weight_decay`` adds ``wd·θ`` to ``g`` (L2; see ``AdamW`` for
+    decoupled decay).  ``amsgrad`` divides by the largest ``v̂`` seen so far instead.
     """
+
+    _decoupled = False
 
     def __init__(self, params: Iterable[Value], lr: float = 1e-3,
                  betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, lr, weight_decay)
+        name = type(self).__name__
         try:
             b1, b2 = betas
         except (TypeError, ValueError):
-            raise TypeError(f"Adam: betas must be a pair (β1, β2), got {betas!r}") from None
-        b1, b2 = _number(b1, "Adam beta1"), _number(b2, "Adam beta2")
+            raise TypeError(f"{name}: betas must be a pair (β1, β2), got {betas!r}") from None
+        b1, b2 = _number(b1, f"{name} beta1"), _number(b2, f"{name} beta2")
         for i, b in enumerate((b1, b2)):
             if not 0.0 <= b < 1.0:
-                raise ValueError(f"Adam: betas[{i}] must be in [0, 1), got {b!r}")
-        eps = _number(eps, "Adam eps")
-        if eps <= 0.0:
-            raise ValueError(f"Adam: eps must be > 0, got {eps!r}")
+                raise ValueError(f"{name}: betas[{i}] must be in [0, 1), got {b!r}")
         self.betas = (b1, b2)
-        self.eps = eps
+        self.eps = _eps(eps, name)
+        self.amsgrad = _flag(amsgrad, f"{name} amsgrad")
         n = len(self.params)
         self._m = [0.0] * n
         self._v = [0.0] * n
+        self._v_max = [0.0] * n
 
     def step(self) -> None:
         """One Adam update of every parameter."""
         params = self.params
-        grads = _check_grads(params, "Adam")
+        grads = _check_grads(params, type(self).__name__)
         wd = self.weight_decay
-        if wd:
+        if wd and self._decoupled:
+            shrink = 1.0 - self._lr * wd
+            for p in params:
+                p.data *= shrink
+        elif wd:
             grads = [g + wd * p.data for p, g in zip(params, grads)]
         b1, b2 = self.betas
         self.steps = t = self.steps + 1
@@ -190,10 +212,106 @@ class Adam(Optimizer):
         root_c2 = math.sqrt(1.0 - b2 ** t)
         eps, m, v, sqrt = self.eps, self._m, self._v, math.sqrt
         c1, c2 = 1.0 - b1, 1.0 - b2
+        v_max = self._v_max if self.amsgrad else None
         for i, g in enumerate(grads):
             m[i] = mi = b1 * m[i] + c1 * g
             v[i] = vi = b2 * v[i] + c2 * g * g
-            params[i].data -= step_size * mi / (sqrt(vi) / root_c2 + eps)
+            if v_max is not None:
+                if vi > v_max[i]:
+                    v_max[i] = vi
+                vi = v_max[i]
+            params[i].data -= step_size * (mi / (sqrt(vi) / root_c2 + eps))
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``θ ← θ·(1 − η·wd)`` before the Adam step.
+
+    The decay shrinks the weights directly instead of entering ``g`` (and so the moment
+    averages), as in Loshchilov and Hutter's AdamW and PyTorch's, whose default
+    ``weight_decay=0.01`` it shares.
+    """
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide each gradient by a running root mean square of its past values.
+
+    ``s ← α·s + (1−α)·g²``, then ``θ ← θ − η·g / (√s + ε)``.  ``centered`` also keeps
+    ``ḡ ← α·ḡ + (1−α)·g`` and divides by ``√(s − ḡ²) + ε`` (an estimate of the variance);
+    ``momentum`` μ keeps ``b ← μ·b + g/(…)`` and moves by ``−η·b``.  As PyTorch's.
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False) -> None:
+        super().__init__(params, lr, weight_decay)
+        alpha = _number(alpha, "RMSprop alpha")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha!r}; above 1 the "
+                             "running mean of g² weighs new gradients by 1 − alpha < 0 and can "
+                             "go negative")
+        self.alpha = alpha
+        self.eps = _eps(eps, "RMSprop")
+        self.momentum = _momentum(momentum, "RMSprop")
+        self.centered = _flag(centered, "RMSprop centered")
+        n = len(self.params)
+        self._square_avg = [0.0] * n
+        self._grad_avg = [0.0] * n
+        self._buffers = [0.0] * n
+
+    def step(self) -> None:
+        """One RMSprop update of every parameter."""
+        params = self.params
+        grads = _check_grads(params, "RMSprop")
+        lr, wd, mu, eps, sqrt = self._lr, self.weight_decay, self.momentum, self.eps, math.sqrt
+        if wd:
+            grads = [g + wd * p.data for p, g in zip(params, grads)]
+        alpha = self.alpha
+        c = 1.0 - alpha
+        sq, gavg, bufs = self._square_avg, self._grad_avg, self._buffers
+        for i, g in enumerate(grads):
+            sq[i] = s = alpha * sq[i] + c * g * g
+            if self.centered:
+                gavg[i] = a = alpha * gavg[i] + c * g
+                s -= a * a  # ≥ 0 in exact arithmetic; max() below keeps rounding out of √
+                avg = sqrt(s if s > 0.0 else 0.0) + eps
+            else:
+                avg = sqrt(s) + eps
+            if mu:
+                bufs[i] = d = mu * bufs[i] + g / avg
+                params[i].data -= lr * d
+            else:
+                params[i].data -= lr * (g / avg)
+        self.steps += 1
+
+
+def _momentum(momentum: object, who: str) -> float:
+    """A momentum μ in [0, 1]: PyTorch takes any μ ≥ 0, but above 1 the buffer grows without bound."""
+    momentum = _number(momentum, f"{who} momentum")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"{who}: momentum must be in [0, 1], got {momentum!r}; above 1 the "
+                         "buffer b ← μ·b + g grows geometrically and every step is larger "
+                         "than the last")
+    return momentum
+
+
+def _eps(eps: object, who: str) -> float:
+    eps = _number(eps, f"{who} eps")
+    if eps <= 0.0:
+        raise ValueError(f"{who}: eps must be > 0, got {eps!r}")
+    return eps
+
+
+def _flag(x: object, what: str) -> bool:
+    if x.__class__ is not bool:
+        raise TypeError(f"{what} must be True or False, got {type(x).__name__}: {x!r}")
+    return x  # type: ignore[return-value]
 
 
 # --- learning-rate schedules ---------------------------------------------------------

@@ -116,7 +116,7 @@ def test_adam_custom_betas():
     (lambda ps: SGD(ps, lr=-0.1), ValueError, "lr must be >= 0"),
     (lambda ps: SGD(ps, lr="fast"), TypeError, "lr must be a real number"),
     (lambda ps: SGD(ps, lr=math.nan), ValueError, "finite"),
-    (lambda ps: SGD(ps, lr=0.1, momentum=1.0), ValueError, "momentum"),
+    (lambda ps: SGD(ps, lr=0.1, momentum=1.5), ValueError, "momentum"),
     (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), ValueError, "weight_decay"),
     (lambda ps: Adam(ps, betas=(0.9, 1.0)), ValueError, "betas[1]"),
     (lambda ps: Adam(ps, betas=(-0.1, 0.9)), ValueError, "betas[0]"),
