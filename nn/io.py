@@ -25,6 +25,7 @@ points to, leaving the link in place.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import numbers
@@ -63,9 +64,14 @@ def save(model: MLP, path: PathType) -> None:
     given = os.fspath(path)
     target = os.path.realpath(given)  # through a symlink: write its target, keep the link
     try:
-        keep_mode: Optional[int] = stat.S_IMODE(os.stat(target).st_mode)
+        st_mode: Optional[int] = os.stat(target).st_mode
     except FileNotFoundError:
-        keep_mode = None  # a new file: the umask's default, applied when it is created
+        st_mode = None  # a new file: the umask's default, applied when it is created
+    if st_mode is not None and not stat.S_ISREG(st_mode):
+        if stat.S_ISDIR(st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory (give a file name)", given)
+        raise ValueError(f"cannot save to {given}: it is not a regular file (a device, pipe or "
+                         "socket would be replaced by the model file)")
     try:
         fd, tmp = _create_temporary(os.path.dirname(target))
     except OSError as e:
@@ -75,8 +81,8 @@ def save(model: MLP, path: PathType) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        if keep_mode is not None:
-            os.chmod(tmp, keep_mode)
+        if st_mode is not None:
+            os.chmod(tmp, stat.S_IMODE(st_mode))
         os.replace(tmp, target)
     except BaseException as e:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pytest
 
@@ -300,13 +301,27 @@ def test_save_into_a_missing_folder_names_the_path_given(tmp_path, model):
     assert info.value.filename == str(given)
 
 
-def test_save_errors_from_the_rename_name_the_path_given(tmp_path, model):
+def test_save_onto_a_folder_is_refused_naming_the_path_given(tmp_path, model):
     given = tmp_path / "a folder"
     given.mkdir()
-    with pytest.raises(OSError) as info:
-        model.save(given)  # os.replace(temporary file, folder) fails
+    with pytest.raises(IsADirectoryError) as info:
+        model.save(given)
     assert str(given) in str(info.value) and ".deltagrad-" not in str(info.value)
     assert os.listdir(given) == [] and os.listdir(tmp_path) == ["a folder"]
+
+
+def test_save_never_replaces_a_device_or_a_pipe(tmp_path, model):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=f"cannot save to {fifo}: it is not a regular file"):
+        model.save(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.listdir(tmp_path) == ["pipe"]
+    if os.path.exists("/dev/null"):
+        with pytest.raises(ValueError, match="cannot save to /dev/null: it is not a regular file"):
+            model.save("/dev/null")  # as root the old rename replaced the device
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
 # --- loading refuses what would exhaust memory before building or reading it ---------------
