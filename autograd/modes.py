@@ -8,8 +8,8 @@ open, and only in code that runs in that block's context: the block itself, and 
 asyncio task, ``contextvars.copy_context()`` or ``asyncio.to_thread`` call started
 inside it.  When the block exits, the mode ends for all of them at once, even for a
 task that is still running: from then on that task's ``is_grad_enabled()`` says True
-*and* its ops record a graph.  Other threads (which start with a fresh context) and
-other tasks are never affected.  Nested blocks stack: the innermost block still open
+*and* its ops record a graph.  Threads started with a fresh context (``threading``'s
+default before Python 3.14) and tasks started elsewhere are never affected.  Nested blocks stack: the innermost block still open
 decides (compile's tracing turns recording back on inside a ``no_grad``).
 
 How: each mode's context variable holds the *scope* (one per entry) that set it, and
