@@ -9,8 +9,9 @@ asyncio task, ``contextvars.copy_context()`` or ``asyncio.to_thread`` call start
 inside it.  When the block exits, the mode ends for all of them at once, even for a
 task that is still running: from then on that task's ``is_grad_enabled()`` says True
 *and* its ops record a graph.  Threads started with a fresh context (``threading``'s
-default before Python 3.14) and tasks started elsewhere are never affected.  Nested blocks stack: the innermost block still open
-decides (compile's tracing turns recording back on inside a ``no_grad``).
+default before Python 3.14) and tasks started elsewhere are never affected.  Nested
+blocks stack: the innermost block still open decides (compile's tracing turns recording
+back on inside a ``no_grad``).
 
 How: each mode's context variable holds the *scope* (one per entry) that set it, and
 each scope points at the one it shadowed.  A scope counts only while it is open; when
