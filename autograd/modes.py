@@ -58,8 +58,9 @@ class _Scope:
         self.open = True
 
 
-_no_grad: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar(
-    "deltagrad_no_grad", default=None)
+#: Scope saying whether ops record a graph: False under no_grad, True under compile's trace.
+_grad: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar(
+    "deltagrad_grad", default=None)
 _anomaly: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar(
     "deltagrad_anomaly", default=None)
 #: Scope holding the tracer of ``autograd.compile`` while it records a function.
@@ -90,38 +91,41 @@ def _leave(entry: _Entry) -> None:
             active -= 1
 
 
-def _value(var: contextvars.ContextVar, default: Any) -> Any:
-    """The value of the innermost open scope this context sees for ``var``."""
-    if not active:
+def _reader(var: contextvars.ContextVar, default: Any, name: str, doc: str) -> Callable[[], Any]:
+    """A function returning the value of the innermost open scope of ``var`` that this
+    context sees (``default`` if none).  One call deep: ops' slow path calls it."""
+    get = var.get
+
+    def read():  # typed where it is bound (is_grad_enabled: Callable[[], bool])
+        if not active:
+            return default
+        scope = get()
+        while scope is not None:
+            if scope.open:
+                return scope.value
+            scope = scope.outer
         return default
-    scope = var.get()
-    while scope is not None:
-        if scope.open:
-            return scope.value
-        scope = scope.outer
-    return default
+
+    read.__name__ = read.__qualname__ = name
+    read.__doc__ = doc
+    return read
 
 
-def is_grad_enabled() -> bool:
-    """False inside ``no_grad()`` (see the module docstring for threads and tasks)."""
-    return not _value(_no_grad, False)
-
-
-def is_anomaly_enabled() -> bool:
-    """True inside ``detect_anomaly()`` (see the module docstring for threads and tasks)."""
-    return _value(_anomaly, False)
-
-
-def current_tracer() -> Optional[Any]:
-    """The tracer ``autograd.compile`` is recording into here, else None."""
-    return _value(_tracing, None)
+_SEE = " (see the ``autograd.modes`` docstring for threads and tasks)."
+is_grad_enabled: Callable[[], bool] = _reader(
+    _grad, True, "is_grad_enabled", "False inside ``no_grad()``" + _SEE)
+is_anomaly_enabled: Callable[[], bool] = _reader(
+    _anomaly, False, "is_anomaly_enabled", "True inside ``detect_anomaly()``" + _SEE)
+current_tracer: Callable[[], Optional[Any]] = _reader(
+    _tracing, None, "current_tracer", "The tracer ``autograd.compile`` is recording into here, "
+    "else None" + _SEE)
 
 
 class _Mode:
     """A context manager that is also a decorator (``@mode`` or ``@mode()``)."""
 
     _var: contextvars.ContextVar
-    _value: Any = True
+    _value: Any
 
     def __new__(cls, func: Optional[Callable[..., Any]] = None) -> Any:
         if func is None:
@@ -231,7 +235,8 @@ class no_grad(_Mode):
     def`` functions and generators.  Safe across threads and asyncio tasks.
     """
 
-    _var = _no_grad
+    _var = _grad
+    _value = False
 
 
 class detect_anomaly(_Mode):
@@ -243,6 +248,7 @@ class detect_anomaly(_Mode):
     """
 
     _var = _anomaly
+    _value = True
 
 
 class tracing:
@@ -254,7 +260,7 @@ class tracing:
         self._entries: Tuple[_Entry, ...] = ()
 
     def __enter__(self) -> None:
-        self._entries = (_enter(_tracing, self._tracer), _enter(_no_grad, False))
+        self._entries = (_enter(_tracing, self._tracer), _enter(_grad, True))
 
     def __exit__(self, *exc: object) -> None:
         for entry in reversed(self._entries):
