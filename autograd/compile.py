@@ -64,23 +64,17 @@ def _is_comparison_error(e: TypeError) -> bool:
 
 def _trace(fn: Callable[..., Any], args: List[Any], tracer: _Tracer) -> Any:
     """Run ``fn(*args)`` with graph recording on (even inside a no_grad) and ``tracer`` set."""
-    _modes._open()
-    tracing = _modes._tracing.set(tracer)
-    grad_on = _modes._no_grad.set(False)
-    try:
-        return fn(*args)
-    except TypeError as e:
-        if _is_comparison_error(e):
-            raise TypeError(
-                f"compile: fn compared a Value ({e}). Python branches on values are frozen at "
-                "trace time, so compiled code cannot take them; use an op that decides per call "
-                "(relu, abs, leaky_relu), or branch on plain numbers outside the compiled "
-                "function.") from e
-        raise
-    finally:
-        _modes._no_grad.reset(grad_on)
-        _modes._tracing.reset(tracing)
-        _modes._close()
+    with _modes.tracing(tracer):
+        try:
+            return fn(*args)
+        except TypeError as e:
+            if _is_comparison_error(e):
+                raise TypeError(
+                    f"compile: fn compared a Value ({e}). Python branches on values are frozen "
+                    "at trace time, so compiled code cannot take them; use an op that decides "
+                    "per call (relu, abs, leaky_relu), or branch on plain numbers outside the "
+                    "compiled function.") from e
+            raise
 
 
 # --- input structures ---------------------------------------------------------------
@@ -234,7 +228,7 @@ class Compiled:
         no gradient is computed or added (like eager, where no graph would be recorded).
         """
         flat = self._flatten(inputs)
-        if _modes.active and _modes._no_grad.get():
+        if _modes.active and not _modes.is_grad_enabled():
             if input_grads:
                 raise RuntimeError("compiled: input_grads=True inside no_grad(); gradients are "
                                    "off there")

@@ -5,7 +5,6 @@ All traversal is iterative, so a chain of a million nodes needs no recursion.
 
 from __future__ import annotations
 
-import gc
 import math
 import numbers
 from typing import Iterable, List, Union
@@ -90,16 +89,14 @@ def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
     # The walk allocates a little per node and frees nothing cyclic; on deep graphs the
     # cyclic collector would rescan the whole (surviving) graph again and again, so it is
     # paused for the duration (2-3x faster on a million-node chain) and restored after.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _modes.paused_gc():
         order, carried = _computed_nodes(root)
         if not order:  # a leaf: it only receives
             root.grad += grad
             return
         root.grad = grad
         try:
-            if _modes.active and _modes._anomaly.get():
+            if _modes.active and _modes.is_anomaly_enabled():
                 _backward_checked(order)
             else:
                 for node in reversed(order):
@@ -110,9 +107,6 @@ def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
         finally:  # also when detect_anomaly stops the walk: earlier gradients come back
             for node, old in carried:
                 node.grad += old
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _backward_checked(order: List[Value]) -> None:

@@ -69,7 +69,7 @@ class Value:
         self._local = ()
         self._arg = None
         if _modes.active:  # a Value made while compile traces fn is one of fn's constants
-            tracer = _modes._tracing.get()
+            tracer = _modes.current_tracer()
             if tracer is not None:
                 tracer.leaf(self)
 
@@ -109,14 +109,14 @@ class Value:
         return svg(self)
 
     def __float__(self) -> float:
-        if _modes.active and _modes._tracing.get() is not None:
+        if _modes.active and _modes.current_tracer() is not None:
             raise TypeError(
                 "float(Value) while compiling: the number would be frozen at its trace-time "
                 "value (math.exp(v) does this too). Use the Value's own ops (v.exp()) instead.")
         return self.data
 
     def __bool__(self) -> bool:
-        if _modes.active and _modes._tracing.get() is not None:
+        if _modes.active and _modes.current_tracer() is not None:
             raise TypeError(
                 "bool(Value) while compiling: Python branches on .data are frozen at trace "
                 "time. Use an op (relu, abs, leaky_relu) or branch outside the compiled function.")
@@ -164,7 +164,7 @@ def _const(x: object) -> object:
 
 def _special(out: float, name: str, prev: tuple, local: tuple, arg: Optional[float]) -> Value:
     """The slow path of every op, taken only while some mode is entered somewhere."""
-    if _modes._anomaly.get() and not _isfinite(out):
+    if not _isfinite(out) and _modes.is_anomaly_enabled():
         inputs = ", ".join(repr(p.data) for p in prev)
         extra = f", k={arg!r}" if arg is not None else ""
         raise FloatingPointError(f"detect_anomaly: {name}({inputs}{extra}) produced {out!r}")
@@ -173,11 +173,11 @@ def _special(out: float, name: str, prev: tuple, local: tuple, arg: Optional[flo
     v.grad = 0.0
     v.label = ""
     v.tag = None
-    if _modes._no_grad.get():
+    if not _modes.is_grad_enabled():
         v._op, v._prev, v._local, v._arg = "", (), (), None
     else:
         v._op, v._prev, v._local, v._arg = name, prev, local, arg
-    tracer = _modes._tracing.get()
+    tracer = _modes.current_tracer()
     if tracer is not None:
         tracer.record(v)
     return v

@@ -8,6 +8,9 @@ list of labels, one per point, in shuffled order.  Each draws from its own
 Binary sets (moons, circles, xor) give labels 0/1 by default, as ``bce_with_logits``
 wants; ``labels="pm1"`` gives −1/+1 instead, as ``hinge`` (and micrograd's demo) wants.
 Multi-class sets (spirals, blobs) give integer classes 0..k−1, for ``cross_entropy``.
+
+A generator refuses more than ``MAX_SAMPLES`` points (10 million, about 1.5 GB of
+Python lists) with a ValueError before drawing any; pass ``max_samples=`` to go further.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import random
 from typing import List, Optional, Sequence, Tuple, TypeVar, Union
 
 __all__ = ["make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs",
-           "train_test_split"]
+           "train_test_split", "MAX_SAMPLES"]
+
+#: The most samples a generator makes unless its ``max_samples`` says otherwise.
+MAX_SAMPLES = 10_000_000
 
 Dataset = Tuple[List[List[float]], List[int]]
 T = TypeVar("T")
@@ -31,6 +37,16 @@ def _int(x: object, what: str, minimum: int) -> int:
     if x < minimum:
         raise ValueError(f"{what} must be >= {minimum}, got {x!r}")
     return int(x)
+
+
+def _n_samples(x: object, who: str, minimum: int, max_samples: Optional[int]) -> int:
+    """``n_samples`` checked against ``minimum`` and the size limit, before anything is drawn."""
+    n = _int(x, f"{who} n_samples", minimum)
+    limit = MAX_SAMPLES if max_samples is None else _int(max_samples, f"{who} max_samples", 1)
+    if n > limit:
+        raise ValueError(f"{who}: n_samples={n:,} is more than the limit of {limit:,} samples; "
+                         f"pass max_samples={n} to make them anyway")
+    return n
 
 
 def _real(x: object, what: str, minimum: float = 0.0) -> float:
@@ -64,11 +80,11 @@ def _shuffled(points: List[List[float]], y: List[int], rng: random.Random) -> Da
 
 
 def make_moons(n_samples: int = 100, noise: float = 0.1, seed: Optional[int] = None,
-               labels: str = "01") -> Dataset:
+               labels: str = "01", *, max_samples: Optional[int] = None) -> Dataset:
     """Two interleaving half circles (scikit-learn's moons): the upper one is class 0,
     the lower one, shifted right and down, class 1.  ``noise`` is the standard deviation
     of Gaussian noise added to each coordinate."""
-    n = _int(n_samples, "make_moons n_samples", 2)
+    n = _n_samples(n_samples, "make_moons", 2, max_samples)
     noise = _real(noise, "make_moons noise")
     rng = _rng(seed, "make_moons")
     n_upper = n // 2
@@ -89,10 +105,11 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: Optional[int] = N
 
 
 def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
-                 seed: Optional[int] = None, labels: str = "01") -> Dataset:
+                 seed: Optional[int] = None, labels: str = "01", *,
+                 max_samples: Optional[int] = None) -> Dataset:
     """A circle of radius 1 (class 0) around a circle of radius ``factor`` (class 1),
     with Gaussian noise of standard deviation ``noise`` on each coordinate."""
-    n = _int(n_samples, "make_circles n_samples", 2)
+    n = _n_samples(n_samples, "make_circles", 2, max_samples)
     noise = _real(noise, "make_circles noise")
     factor = _real(factor, "make_circles factor")
     if not 0.0 < factor < 1.0:
@@ -114,12 +131,12 @@ def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
 
 
 def make_xor(n_samples: int = 100, noise: float = 0.1, seed: Optional[int] = None,
-             labels: str = "01") -> Dataset:
+             labels: str = "01", *, max_samples: Optional[int] = None) -> Dataset:
     """Four clusters at (±1, ±1): class 1 where the signs differ (x1 XOR x2), class 0
     where they agree.  Points are dealt to the corners in turn, so the classes are
     balanced; ``noise`` is the clusters' standard deviation.  The label is the corner's,
     so with large noise a point may sit in another class's quadrant."""
-    n = _int(n_samples, "make_xor n_samples", 4)
+    n = _n_samples(n_samples, "make_xor", 4, max_samples)
     noise = _real(noise, "make_xor noise")
     rng = _rng(seed, "make_xor")
     corners = ((1.0, 1.0, 0), (-1.0, 1.0, 1), (-1.0, -1.0, 0), (1.0, -1.0, 1))
@@ -133,11 +150,11 @@ def make_xor(n_samples: int = 100, noise: float = 0.1, seed: Optional[int] = Non
 
 
 def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
-                 seed: Optional[int] = None) -> Dataset:
+                 seed: Optional[int] = None, *, max_samples: Optional[int] = None) -> Dataset:
     """``n_classes`` interleaved spiral arms from near the origin out to radius 1 (the
     CS231n spirals), labels 0..n_classes−1.  Each arm turns through 4 radians; ``noise`` is the
     standard deviation of Gaussian noise on the angle, in radians."""
-    n = _int(n_samples, "make_spirals n_samples", 1)
+    n = _n_samples(n_samples, "make_spirals", 1, max_samples)
     k = _int(n_classes, "make_spirals n_classes", 2)
     if n < k:
         raise ValueError(f"make_spirals: n_samples ({n}) must be at least n_classes ({k})")
@@ -155,14 +172,18 @@ def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
 
 
 def make_blobs(n_samples: int = 100, centers: Union[int, Sequence[Sequence[float]]] = 3,
-               std: float = 0.5, seed: Optional[int] = None) -> Dataset:
+               std: float = 0.5, seed: Optional[int] = None, *,
+               max_samples: Optional[int] = None) -> Dataset:
     """Gaussian clusters, one class per centre (labels 0..k−1), with standard deviation
     ``std``.  ``centers`` is a list of ``[x1, x2]`` points, or a count k that places k
     centres evenly on a circle of radius 2 around the origin."""
-    n = _int(n_samples, "make_blobs n_samples", 1)
+    n = _n_samples(n_samples, "make_blobs", 1, max_samples)
     std = _real(std, "make_blobs std")
     if isinstance(centers, numbers.Integral) and centers.__class__ is not bool:
         k = _int(centers, "make_blobs centers", 1)
+        if n < k:  # checked before the k centres are placed: centers=10**9 must not allocate
+            raise ValueError(f"make_blobs: n_samples ({n}) must be at least the number of "
+                             f"centers ({k})")
         where = [[2.0 * math.cos(2.0 * math.pi * c / k), 2.0 * math.sin(2.0 * math.pi * c / k)]
                  for c in range(k)]
     else:

@@ -10,24 +10,41 @@ A model file looks like::
 Floats are written with ``repr``, so they load back bit for bit.  Loading checks the
 whole file before touching a model: a file that is empty, truncated, not JSON, of
 another format or version, holding NaN or non-numbers, or built for another
-architecture raises a ``ValueError`` that names the file and the problem.
+architecture raises a ``ValueError`` that names the file and the problem.  Nothing is
+built before the parameter count the architecture implies is checked against the
+parameters present and against ``max_parameters`` (default ``nn.module.MAX_PARAMETERS``),
+and no more than ``BYTES_PER_PARAMETER`` bytes per allowed parameter (plus 1 MiB) are
+read, so neither a tiny file claiming a billion weights nor an endless stream
+(``/dev/zero``) can exhaust memory.
+
+Saving writes a temporary file next to the target and renames it over the target, as
+editors do: an existing file keeps its permission bits, a new one gets the umask's
+default (``0666 & ~umask``), and saving through a symbolic link writes the file the link
+points to, leaving the link in place.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import numbers
 import os
-import tempfile
-from typing import Any, Dict, List, Tuple, Union
+import secrets
+import stat
+from itertools import islice
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .module import ACTIVATIONS, INITS, MLP
+from .module import ACTIVATIONS, INITS, MLP, count_parameters, parameter_limit
 
-__all__ = ["save", "load", "load_into", "FORMAT", "VERSION"]
+__all__ = ["save", "load", "load_into", "FORMAT", "VERSION", "BYTES_PER_PARAMETER"]
 
 FORMAT = "deltagrad-mlp"
 VERSION = 1
+#: How many bytes of file ``load`` accepts per allowed parameter (a saved parameter
+#: takes 30 to 60: its name, its ``repr`` and the JSON punctuation).
+BYTES_PER_PARAMETER = 100
+_CHUNK = 1 << 20
 PathType = Union[str, "os.PathLike[str]"]
 
 
@@ -44,27 +61,67 @@ def save(model: MLP, path: PathType) -> None:
     document = {"format": FORMAT, "version": VERSION, "architecture": model.architecture,
                 "parameters": params}
     text = json.dumps(document, indent=1, allow_nan=False) + "\n"
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".deltagrad-", suffix=".tmp", dir=directory)
+    given = os.fspath(path)
+    target = os.path.realpath(given)  # through a symlink: write its target, keep the link
+    try:
+        st_mode: Optional[int] = os.stat(target).st_mode
+    except FileNotFoundError:
+        st_mode = None  # a new file: the umask's default, applied when it is created
+    if st_mode is not None and not stat.S_ISREG(st_mode):
+        if stat.S_ISDIR(st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory (give a file name)", given)
+        raise ValueError(f"cannot save to {given}: it is not a regular file (a device, pipe or "
+                         "socket would be replaced by the model file)")
+    try:
+        fd, tmp = _create_temporary(os.path.dirname(target))
+    except OSError as e:
+        raise _naming(e, given) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if st_mode is not None:
+            os.chmod(tmp, stat.S_IMODE(st_mode))
+        os.replace(tmp, target)
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise _naming(e, given) from None
         raise
 
 
-def load(path: PathType) -> MLP:
-    """A new MLP with the architecture and parameters stored in ``path``."""
-    architecture, params = _read(path)
-    model = MLP(**architecture, seed=0)
+def _create_temporary(directory: str) -> Tuple[int, str]:
+    """A new, empty, uniquely named file in ``directory``, created with mode 0666 so the
+    umask (and the folder's default ACL) apply, as to any new file."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f".deltagrad-{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # 64 random bits: practically never
+            continue
+
+
+def _naming(error: OSError, path: str) -> OSError:
+    """``error`` naming the path the user gave instead of our temporary file."""
+    if error.filename is None:
+        return error
+    return type(error)(error.errno, error.strerror, path)
+
+
+def load(path: PathType, *, max_parameters: Optional[int] = None) -> MLP:
+    """A new MLP with the architecture and parameters stored in ``path``.
+
+    A model of more than ``max_parameters`` (default ``nn.module.MAX_PARAMETERS``)
+    parameters is refused before anything is built.
+    """
+    limit = parameter_limit(max_parameters)
+    architecture, params = _read(path, limit)
+    model = MLP(**architecture, seed=0, max_parameters=limit)
     _load_params(model, params, path)
     return model
 
@@ -77,7 +134,7 @@ def load_into(model: MLP, path: PathType) -> None:
     """
     if not isinstance(model, MLP):
         raise TypeError(f"load_into needs an nn.MLP, got {type(model).__name__}")
-    architecture, params = _read(path)
+    architecture, params = _read(path, max(parameter_limit(None), model.num_parameters()))
     ours = model.architecture
     diffs = [f"{key} {architecture[key]!r} (the model has {ours[key]!r})"
              for key in ("nin", "nouts", "activation", "output_activation")
@@ -108,11 +165,35 @@ def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     return out
 
 
-def _read(path: PathType) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """Parse and check a model file; returns (architecture, parameters) or raises ValueError."""
-    name = os.fspath(path)
+def _read_bytes(name: str, limit: int) -> bytes:
+    """The file's bytes, refusing early what cannot be a model: a NUL byte (``/dev/zero``,
+    ``/dev/urandom``, any binary file) or more than the byte limit for ``limit`` parameters."""
+    most = BYTES_PER_PARAMETER * limit + _CHUNK
+    chunks, size = [], 0
     with open(name, "rb") as f:  # FileNotFoundError names the file already
-        raw = f.read()
+        while True:
+            chunk = f.read(_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            at = chunk.find(b"\0")
+            if at >= 0:
+                raise ValueError(f"{name}: not valid JSON (binary data: a NUL byte at offset "
+                                 f"{size + at}), not a deltagrad model")
+            size += len(chunk)
+            if size > most:
+                raise ValueError(f"{name}: larger than {most:,} bytes, the most a model file of "
+                                 f"up to {limit:,} parameters may take ({BYTES_PER_PARAMETER} "
+                                 "bytes each, plus 1 MiB); pass max_parameters= to allow more")
+            chunks.append(chunk)
+
+
+def _read(path: PathType, limit: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """Parse and check a model file; returns (architecture, parameters) or raises ValueError.
+
+    ``limit`` is the most parameters the architecture may imply.
+    """
+    name = os.fspath(path)
+    raw = _read_bytes(name, limit)
     if not raw.strip():
         raise ValueError(f"{name}: the file is empty, not a deltagrad model")
     try:
@@ -149,6 +230,7 @@ def _read(path: PathType) -> Tuple[Dict[str, Any], Dict[str, Any]]:
             raise ValueError(f"{name}: the file has no {key!r} object")
     architecture = _check_architecture(document["architecture"], name)
     params = document["parameters"]
+    _check_names(architecture["nin"], architecture["nouts"], params, limit, name)
     for key, value in params.items():
         if value.__class__ is bool or not isinstance(value, numbers.Real):
             raise ValueError(f"{name}: parameter {key!r} is not a number: {value!r}")
@@ -179,3 +261,56 @@ def _check_architecture(arch: Dict[str, Any], name: str) -> Dict[str, Any]:
             raise ValueError(f"{name}: architecture {key} {arch[key]!r} is not one of "
                              f"{', '.join(valid)}")
     return {k: arch[k] for k in keys}
+
+
+def _check_names(nin: int, nouts: List[int], params: Dict[str, Any], limit: int, name: str) -> None:
+    """The parameter names must be exactly the architecture's, checked without building it
+    (so a small file claiming ``"nin": 1000000000`` costs nothing)."""
+    implied = count_parameters(nin, nouts)
+    if implied > limit:
+        raise ValueError(f"{name}: the architecture implies {implied:,} parameters, more than "
+                         f"the limit of {limit:,}; pass max_parameters={implied} to load it anyway")
+    sizes = [nin, *nouts]
+    unexpected = [key for key in params if not _is_parameter_name(key, sizes)]
+    if not unexpected and len(params) == implied:
+        return
+    n_missing = implied - (len(params) - len(unexpected))
+    parts = []
+    if n_missing:
+        missing = list(islice((k for k in _parameter_names(sizes) if k not in params), 5))
+        parts.append(f"missing {n_missing} parameter(s): {_listing(missing, n_missing)}")
+    if unexpected:
+        parts.append(f"unexpected {len(unexpected)} key(s): "
+                     f"{_listing(unexpected[:5], len(unexpected))}")
+    raise ValueError(f"{name}: the architecture implies {implied:,} parameters and the file "
+                     f"holds {len(params):,}: " + "; ".join(parts))
+
+
+def _parameter_names(sizes: Sequence[int]) -> Iterator[str]:
+    """``MLP.named_parameters()``'s names, in its order, for layer sizes [nin, *nouts]."""
+    for i in range(len(sizes) - 1):
+        for j in range(sizes[i + 1]):
+            for k in range(sizes[i]):
+                yield f"layers.{i}.neurons.{j}.w.{k}"
+            yield f"layers.{i}.neurons.{j}.b"
+
+
+def _is_parameter_name(key: str, sizes: Sequence[int]) -> bool:
+    """Whether ``key`` is one of ``_parameter_names(sizes)``, without listing them."""
+    parts = key.split(".")
+    if len(parts) not in (5, 6) or parts[0] != "layers" or parts[2] != "neurons":
+        return False
+    indices = parts[1::2] if len(parts) == 6 else [parts[1], parts[3]]
+    if not all(p.isascii() and p.isdigit() and str(int(p)) == p for p in indices):
+        return False
+    i, j = int(parts[1]), int(parts[3])
+    if i >= len(sizes) - 1 or j >= sizes[i + 1]:
+        return False
+    if len(parts) == 5:
+        return parts[4] == "b"
+    return parts[4] == "w" and int(parts[5]) < sizes[i]
+
+
+def _listing(names: List[str], total: int) -> str:
+    shown = ", ".join(repr(n) for n in names)
+    return shown + (f", ... ({total - len(names)} more)" if total > len(names) else "")

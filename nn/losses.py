@@ -65,6 +65,13 @@ def _target(name: str, y: Any, where: str) -> Union[Value, float]:
     return float(y)
 
 
+def _not_a_label(y: Any) -> bool:
+    """True for what no binary label may be: a bool (Python's, or numpy's ``bool_``, which
+    is no ``numbers.Real``) or anything else that is not a real number."""
+    cls = y.__class__
+    return cls is not int and cls is not float and (cls is bool or not isinstance(y, numbers.Real))
+
+
 def _reduce(terms: List[Value], n_samples: int, reduction: str) -> Value:
     """Err = Σ terms, divided by the number of samples for "mean"."""
     err = vsum(terms)
@@ -113,7 +120,7 @@ def hinge(predictions: Sequence[Prediction], targets: Sequence[Any], reduction: 
     for i, (s, y) in enumerate(zip(predictions, targets)):
         if s.__class__ is not Value:
             s = _value("hinge", s, f"prediction {i}")
-        if y.__class__ is bool:
+        if _not_a_label(y):
             raise ValueError(f"hinge: labels must be +1 or -1, got {y!r} for sample {i}")
         if y == 1:
             margin = 1.0 - s  # 1 − y·s with y = +1
@@ -138,7 +145,7 @@ def bce_with_logits(predictions: Sequence[Prediction], targets: Sequence[Any],
     for i, (z, y) in enumerate(zip(predictions, targets)):
         if z.__class__ is not Value:
             z = _value("bce_with_logits", z, f"prediction {i}")
-        if y.__class__ is bool:
+        if _not_a_label(y):
             raise ValueError(f"bce_with_logits: labels must be 0 or 1, got {y!r} for sample {i}")
         if y == 0:
             terms.append(z.softplus())  # −log(1 − σ(z)) = ln(1 + e^z)

@@ -15,6 +15,7 @@ import math
 import numbers
 import os
 import random
+import reprlib
 from collections.abc import Mapping, Set
 from functools import partial
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -22,7 +23,13 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from autograd import Value, dot
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "Trace", "LayerTrace", "ACTIVATIONS", "INITS",
-           "LEAKY_SLOPE"]
+           "LEAKY_SLOPE", "MAX_PARAMETERS", "count_parameters", "parameter_limit"]
+
+#: The most parameters a Neuron, Layer or MLP may have unless its ``max_parameters``
+#: says otherwise.  Each parameter is a Value of about 320 bytes, so the limit is about
+#: 3 GB of parameters: generous for a scalar engine, and a typo (``nn.MLP(10**9, [1])``)
+#: gets a clear ValueError up front instead of a MemoryError after seconds.
+MAX_PARAMETERS = 10_000_000
 
 #: Slope k of leaky_relu below zero: σ(u) = u for u > 0, k·u otherwise.
 LEAKY_SLOPE = 0.01
@@ -57,6 +64,35 @@ def _check_size(n: object, what: str) -> int:
     if n.__class__ is bool or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"{what} must be a positive integer, got {n!r}")
     return int(n)
+
+
+def count_parameters(nin: int, nouts: Sequence[int]) -> int:
+    """How many weights and biases an MLP with these sizes has: Σ (fan_in + 1)·width."""
+    total, fan_in = 0, nin
+    for width in nouts:
+        total += (fan_in + 1) * width
+        fan_in = width
+    return total
+
+
+def parameter_limit(max_parameters: Optional[int]) -> int:
+    """The limit in force: ``max_parameters`` checked, or ``MAX_PARAMETERS`` for None."""
+    if max_parameters is None:
+        return MAX_PARAMETERS
+    if (max_parameters.__class__ is bool or not isinstance(max_parameters, numbers.Integral)
+            or max_parameters < 1):
+        raise ValueError(f"max_parameters must be a positive integer or None, got "
+                         f"{max_parameters!r}")
+    return int(max_parameters)
+
+
+def _check_parameter_count(count: int, max_parameters: Optional[int], what: str) -> None:
+    """Refuse to build ``what`` with ``count`` parameters above the limit, before allocating."""
+    limit = parameter_limit(max_parameters)
+    if count > limit:
+        raise ValueError(f"{what} would have {count:,} parameters, more than the limit of "
+                         f"{limit:,}; pass max_parameters={count} to build it anyway "
+                         f"(about {count * 320 / 1e9:,.1f} GB)")
 
 
 def _initial_weights(nin: int, fan_out: int, init: str, rng: random.Random) -> List[float]:
@@ -165,12 +201,14 @@ class Neuron(Module):
 
     ``w`` holds the weights θ_ℓ, ``b`` the bias.  ``layer``/``index`` place it in a network
     (they only name and tag its nodes); ``fan_out`` is the layer width Glorot init needs.
+    More than ``max_parameters`` (default ``MAX_PARAMETERS``) weights are refused.
     """
 
     def __init__(self, nin: int, activation: str = "relu", init: str = "uniform",
                  rng: Optional[random.Random] = None, *, layer: int = 0, index: int = 0,
-                 fan_out: int = 1) -> None:
+                 fan_out: int = 1, max_parameters: Optional[int] = None) -> None:
         nin = _check_size(nin, "nin")
+        _check_parameter_count(nin + 1, max_parameters, f"Neuron({nin})")
         self.activation = _check_activation(activation)
         self.init = _check_init(init)
         self.layer = layer
@@ -235,20 +273,23 @@ class Layer(Module):
 
     Plain-number inputs are turned into Values once per call, shared by all neurons and
     tagged ``("input", ℓ)``, so the fused ``dot`` of each neuron does not wrap them again.
+    More than ``max_parameters`` (default ``MAX_PARAMETERS``) parameters are refused.
     """
 
     def __init__(self, nin: int, nout: int, activation: str = "relu", init: str = "uniform",
-                 rng: Optional[random.Random] = None, index: int = 0) -> None:
+                 rng: Optional[random.Random] = None, index: int = 0, *,
+                 max_parameters: Optional[int] = None) -> None:
         nin = _check_size(nin, "nin")
         nout = _check_size(nout, "nout")
+        _check_parameter_count((nin + 1) * nout, max_parameters, f"Layer({nin}, {nout})")
         _check_activation(activation)
         _check_init(init)
         if rng is None:
             rng = random.Random()
         self.nin, self.nout, self.index = nin, nout, index
         self.activation, self.init = activation, init
-        self.neurons = [Neuron(nin, activation, init, rng, layer=index, index=i, fan_out=nout)
-                        for i in range(nout)]
+        self.neurons = [Neuron(nin, activation, init, rng, layer=index, index=i, fan_out=nout,
+                               max_parameters=max_parameters) for i in range(nout)]
         self._input_labels = [f"x[{ell}]" for ell in range(nin)]
         self._input_tags = [("input", ell) for ell in range(nin)]
 
@@ -328,12 +369,14 @@ class MLP(Module):
     Hidden layers use ``activation``, the last one ``output_activation``.  Calling the
     model returns a single Value when the last layer has one neuron, else a list.
     ``seed`` makes the initial weights reproducible; a private ``random.Random`` is used,
-    so the global ``random`` state is never touched.
+    so the global ``random`` state is never touched.  A network of more than
+    ``max_parameters`` (default ``MAX_PARAMETERS``) parameters is refused before anything
+    is built.
     """
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  output_activation: str = "linear", init: str = "uniform",
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, *, max_parameters: Optional[int] = None) -> None:
         nin = _check_size(nin, "nin")
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Iterable):
             raise TypeError(f"nouts must be a list of layer sizes, got {type(nouts).__name__}")
@@ -343,13 +386,16 @@ class MLP(Module):
         _check_activation(activation)
         _check_activation(output_activation, "output_activation")
         _check_init(init)
+        _check_parameter_count(count_parameters(nin, nouts), max_parameters,
+                               f"MLP({nin}, {reprlib.repr(nouts)})")
         self.nin, self.nouts = nin, nouts
         self.activation, self.output_activation, self.init = activation, output_activation, init
         rng = random.Random(seed)
         sizes = [nin] + nouts
         last = len(nouts) - 1
         self.layers = [Layer(sizes[i], sizes[i + 1],
-                             output_activation if i == last else activation, init, rng, index=i)
+                             output_activation if i == last else activation, init, rng, index=i,
+                             max_parameters=max_parameters)
                        for i in range(len(nouts))]
         self._single = nouts[-1] == 1
 

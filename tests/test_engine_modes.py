@@ -292,3 +292,272 @@ def test_detect_anomaly_decorator_nesting_exceptions_and_threads():
         main_done.set()
         t.join(10)
     assert modes.active == before
+
+
+# --- a mode's state and its ops agree in every thread, task and copied context --------------
+
+def _state_and_ops() -> tuple:
+    """What code sees here: (is_grad_enabled, ops record, is_anomaly_enabled, NaN raises)."""
+    recorded = _records(Value(1.0) * 2)
+    try:
+        nan_raises = not math.isnan((Value(INF) - Value(INF)).data)
+    except FloatingPointError:
+        nan_raises = True
+    return is_grad_enabled(), recorded, is_anomaly_enabled(), nan_raises
+
+
+ON, OFF = (True, True, False, False), (False, False, True, True)  # grad on / no_grad+anomaly
+
+
+def test_a_task_created_inside_the_block_that_runs_after_it_sees_the_modes_ended():
+    async def main():
+        go = asyncio.Event()
+
+        async def later():
+            before = _state_and_ops()  # runs while the creator is still inside the block
+            await go.wait()
+            return before, _state_and_ops()
+
+        with no_grad(), detect_anomaly():
+            task = asyncio.create_task(later())
+            await asyncio.sleep(0)
+            assert _state_and_ops() == OFF
+        go.set()
+        return await task
+
+    before = modes.active
+    inside, after = asyncio.run(main())
+    assert inside == OFF
+    assert after == ON  # not "is_grad_enabled() False while ops record" as before
+    assert modes.active == before
+
+
+def test_copy_context_run_after_the_block_sees_the_modes_ended():
+    import contextvars
+
+    with no_grad(), detect_anomaly():
+        ctx = contextvars.copy_context()
+        assert ctx.run(_state_and_ops) == OFF  # while the block is open: in force
+    assert ctx.run(_state_and_ops) == ON
+    assert _state_and_ops() == ON
+
+
+def test_a_copied_context_falls_back_to_the_innermost_scope_still_open():
+    import contextvars
+
+    with no_grad():
+        with no_grad():
+            ctx = contextvars.copy_context()
+        assert ctx.run(_state_and_ops)[:2] == (False, False)  # the outer block still holds
+        with detect_anomaly():
+            assert ctx.run(_state_and_ops) == (False, False, False, False)  # not ctx's mode
+    assert ctx.run(_state_and_ops) == ON
+
+
+def test_asyncio_to_thread_inside_the_block_sees_it():
+    async def main():
+        with no_grad():
+            return await asyncio.to_thread(_state_and_ops)
+
+    assert asyncio.run(main())[:2] == (False, False)  # to_thread copies the caller's context
+
+
+def test_compile_tracing_records_inside_no_grad_and_its_copied_contexts_agree():
+    import contextvars
+
+    seen = {}
+
+    def f(x):
+        seen["ctx"] = contextvars.copy_context()
+        seen["inside"] = _state_and_ops()[:2]
+        return x * 3.0
+
+    with no_grad():
+        fn = autograd.compile(f, [1.0])
+    assert seen["inside"] == (True, True)  # the trace turns recording back on
+    assert seen["ctx"].run(_state_and_ops) == ON  # and its scope is closed now
+    assert fn(2.0) == 6.0
+
+
+def test_modes_in_many_threads_at_once_agree_with_their_ops():
+    import sys
+
+    before, interval = modes.active, sys.getswitchinterval()
+    failures = []
+
+    def worker(i):
+        for _ in range(200):
+            with no_grad():
+                if _state_and_ops()[:2] != (False, False):
+                    failures.append(i)
+                if i % 2:
+                    with detect_anomaly():
+                        if _state_and_ops() != OFF:
+                            failures.append(i)
+            if _state_and_ops() != ON:
+                failures.append(i)
+
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert modes.active == before
+
+
+# --- decorators: bare, on generators, coroutines and async generators ----------------------
+
+def test_bare_no_grad_and_detect_anomaly_decorate_too():
+    @no_grad
+    def predict(v):
+        """Kept."""
+        return v * 2, is_grad_enabled()
+
+    out, enabled = predict(Value(1.0))
+    assert out.parents == () and enabled is False and is_grad_enabled()
+    assert predict.__name__ == "predict" and predict.__doc__ == "Kept."
+
+    @detect_anomaly
+    def subtract(a, b):
+        return a - b
+
+    with pytest.raises(FloatingPointError):
+        subtract(Value(INF), Value(INF))
+    with pytest.raises(TypeError, match="takes no arguments"):
+        no_grad(5)
+
+
+def test_no_grad_on_a_generator_holds_at_each_resume_and_not_between():
+    @no_grad()
+    def steps(v):
+        """Kept."""
+        got = yield v * 2, is_grad_enabled()
+        while got is not None:
+            try:
+                got = yield got * 2, is_grad_enabled()
+            except KeyError:
+                got = yield "caught", is_grad_enabled()
+        return "done"
+
+    gen = steps(Value(1.0))
+    assert steps.__doc__ == "Kept."
+    first, enabled = next(gen)
+    assert first.parents == () and enabled is False
+    assert is_grad_enabled() and _records(Value(1.0) * 2)  # between resumes: the caller's mode
+    second, enabled = gen.send(Value(3.0))
+    assert second.data == 6.0 and second.parents == () and enabled is False
+    assert gen.throw(KeyError("k")) == ("caught", False)
+    with pytest.raises(StopIteration) as stop:
+        gen.send(None)
+    assert stop.value.value == "done"
+    assert [v.parents for v, _ in no_grad()(lambda: (yield from steps(Value(1.0))))()] == [()]
+    closing = steps(Value(1.0))
+    next(closing)
+    closing.close()
+    assert is_grad_enabled()
+
+
+def test_no_grad_on_an_async_function_holds_while_it_runs_and_only_there():
+    @no_grad
+    async def predict(v, other_saw):
+        first = v * 2
+        await asyncio.sleep(0)  # another task runs here, in its own mode
+        return first, v * 3, is_grad_enabled(), other_saw
+
+    async def other(seen):
+        seen.append(_state_and_ops()[:2])
+
+    async def main():
+        seen = []
+        both = asyncio.gather(predict(Value(1.0), seen), other(seen))
+        (a, b, enabled, _), _ = await both
+        return a, b, enabled, seen
+
+    a, b, enabled, seen = asyncio.run(main())
+    assert a.parents == () and b.parents == () and enabled is False
+    assert seen == [(True, True)]
+
+    coro = predict(Value(1.0), [])  # driven by hand: the mode must not leak to the driver
+    coro.send(None)
+    assert is_grad_enabled() and _records(Value(1.0) * 2)
+    with pytest.raises(StopIteration) as stop:
+        coro.send(None)
+    assert stop.value.value[2] is False
+
+
+def test_no_grad_on_an_async_generator_holds_at_each_resume():
+    @no_grad()
+    async def stream(n):
+        for i in range(n):
+            await asyncio.sleep(0)
+            yield Value(float(i)) * 2, is_grad_enabled()
+
+    async def main():
+        out = []
+        async for v, enabled in stream(3):
+            out.append((v.parents, enabled, is_grad_enabled()))
+        return out
+
+    assert asyncio.run(main()) == [((), False, True)] * 3
+    assert is_grad_enabled()
+
+
+# --- paused_gc: the one pause of the cyclic collector ---------------------------------------
+
+def _backward_in_threads(n_threads: int = 4, rounds: int = 1500) -> None:
+    import sys
+
+    def worker():
+        x = Value(0.5)
+        y = x * x
+        for _ in range(rounds):  # tiny backwards: as many pauses as possible
+            y.backward()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(n_threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_concurrent_backward_leaves_the_collector_enabled():
+    # the old check-then-disable left it off in about 1 run in 7 of these
+    assert gc.isenabled()
+    for run in range(20):
+        _backward_in_threads()
+        assert gc.isenabled(), f"collector left disabled after run {run}"
+
+
+def test_concurrent_backward_leaves_a_users_gc_disable_alone():
+    gc.disable()
+    try:
+        _backward_in_threads(rounds=500)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_paused_gc_nests_counts_and_is_a_no_op_where_it_would_stop_all_freeing(monkeypatch):
+    with modes.paused_gc():
+        assert not gc.isenabled()
+        with modes.paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        with modes.paused_gc():
+            raise ValueError("inside")
+    assert gc.isenabled()
+    monkeypatch.setattr(modes, "_PAUSES_GC", False)  # as on PyPy: no reference counting
+    with modes.paused_gc():
+        assert gc.isenabled()

@@ -145,3 +145,35 @@ def test_train_test_split_partitions_the_data():
 def test_train_test_split_bad_arguments(args, exc, text):
     with pytest.raises(exc, match=text):
         train_test_split(*args)
+
+
+# --- size limits: refused up front, with the number and the limit -------------------------
+
+BY_FUNCTION_NAME = {"make_moons": make_moons, "make_circles": make_circles, "make_xor": make_xor,
+              "make_spirals": make_spirals, "make_blobs": make_blobs}
+
+
+@pytest.mark.parametrize("name", list(BY_FUNCTION_NAME))
+def test_a_data_set_above_the_size_limit_is_refused_before_drawing(name):
+    import time
+
+    from nn import data
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=f"{name}: n_samples=1,000,000,000,000 is more than the "
+                                         f"limit of {data.MAX_SAMPLES:,} samples; pass "
+                                         "max_samples=1000000000000"):
+        BY_FUNCTION_NAME[name](10 ** 12)
+    assert time.perf_counter() - start < 1.0  # nothing was drawn
+    with pytest.raises(ValueError, match="n_samples=20 is more than the limit of 12 samples"):
+        BY_FUNCTION_NAME[name](20, max_samples=12)
+    X, y = BY_FUNCTION_NAME[name](20, max_samples=20)  # the keyword moves the limit
+    assert len(X) == len(y) == 20
+    with pytest.raises(TypeError, match="max_samples must be an int"):
+        BY_FUNCTION_NAME[name](20, max_samples=2.5)
+
+
+def test_make_blobs_refuses_a_huge_centre_count_before_placing_the_centres():
+    with pytest.raises(ValueError, match=r"n_samples \(10\) must be at least the number of "
+                                         r"centers \(1000000000\)"):
+        make_blobs(10, centers=10 ** 9)

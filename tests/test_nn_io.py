@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pytest
 
@@ -250,3 +251,164 @@ def test_a_parameter_too_large_for_a_float_is_refused_by_name(tmp_path, model):
     with pytest.raises(ValueError, match="too large for a float"):
         model.load(path)
     assert model.state_dict() == before
+
+
+# --- saving keeps what users expect of a file: its mode, its symlink, their path ------------
+
+def _mode(path) -> int:
+    return os.stat(path).st_mode & 0o7777
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600, 0o664])
+def test_save_keeps_an_existing_files_mode(saved, model, mode):
+    os.chmod(saved, mode)
+    model.save(saved)
+    assert _mode(saved) == mode
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_save_gives_a_new_file_the_umask_default(tmp_path, model, umask, expected):
+    old = os.umask(umask)
+    try:
+        model.save(tmp_path / "new.json")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "new.json") == expected  # 0o666 & ~umask, like any new file
+
+
+@pytest.mark.parametrize("relative", [True, False])
+def test_save_through_a_symlink_writes_the_target_and_keeps_the_link(tmp_path, model, relative):
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "real.json"
+    nn.MLP(**ARCH, seed=1).save(target)
+    os.chmod(target, 0o640)
+    link = tmp_path / "current.json"
+    link.symlink_to(os.path.join("models", "real.json") if relative else target)
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == (
+        os.path.join("models", "real.json") if relative else str(target))
+    assert nn.load(target).state_dict() == model.state_dict()  # the target is up to date
+    assert _mode(target) == 0o640
+    assert sorted(os.listdir(tmp_path / "models")) == ["real.json"]  # no temporary file left
+    assert sorted(os.listdir(tmp_path)) == ["current.json", "models"]
+
+
+def test_save_into_a_missing_folder_names_the_path_given(tmp_path, model):
+    given = tmp_path / "nope" / "m.json"
+    with pytest.raises(FileNotFoundError) as info:
+        model.save(given)
+    assert str(given) in str(info.value) and ".deltagrad-" not in str(info.value)
+    assert info.value.filename == str(given)
+
+
+def test_save_onto_a_folder_is_refused_naming_the_path_given(tmp_path, model):
+    given = tmp_path / "a folder"
+    given.mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        model.save(given)
+    assert str(given) in str(info.value) and ".deltagrad-" not in str(info.value)
+    assert os.listdir(given) == [] and os.listdir(tmp_path) == ["a folder"]
+
+
+def test_save_never_replaces_a_device_or_a_pipe(tmp_path, model):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=f"cannot save to {fifo}: it is not a regular file"):
+        model.save(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.listdir(tmp_path) == ["pipe"]
+    if os.path.exists("/dev/null"):
+        with pytest.raises(ValueError, match="cannot save to /dev/null: it is not a regular file"):
+            model.save("/dev/null")  # as root the old rename replaced the device
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+# --- loading refuses what would exhaust memory before building or reading it ---------------
+
+def _document(arch, params) -> str:
+    return json.dumps({"format": "deltagrad-mlp", "version": 1,
+                       "architecture": dict(ARCH, **arch), "parameters": params})
+
+
+@pytest.fixture
+def no_building(monkeypatch):
+    """Fail the test if load builds a model."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("load built a model")
+    monkeypatch.setattr(nn_io, "MLP", refuse)
+
+
+def test_load_refuses_an_architecture_above_the_limit_before_building(tmp_path, no_building):
+    path = tmp_path / "bomb.json"
+    path.write_text(_document({"nin": 1_000_000_000, "nouts": [1]}, {}), encoding="utf-8")
+    assert path.stat().st_size < 200  # the issue's 185-byte file
+    with pytest.raises(ValueError, match=r"implies 1,000,000,001 parameters, more than the limit "
+                                         r"of 10,000,000; pass max_parameters=1000000001") as info:
+        nn.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_load_refuses_a_parameter_count_the_file_does_not_hold_before_building(tmp_path,
+                                                                               no_building):
+    path = tmp_path / "short.json"
+    path.write_text(_document({"nin": 3_000_000, "nouts": [2]}, {}), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"implies 6,000,002 parameters and the file holds 0: "
+                                         r"missing 6000002 parameter\(s\): 'layers.0.neurons.0.w.0'"):
+        nn.load(path)
+
+
+def test_load_max_parameters_sets_the_limit(saved, model):
+    n = model.num_parameters()
+    with pytest.raises(ValueError, match=f"implies {n} parameters, more than the limit of {n - 1}"):
+        nn.load(saved, max_parameters=n - 1)
+    assert nn.load(saved, max_parameters=n).state_dict() == model.state_dict()
+    with pytest.raises(ValueError, match="max_parameters must be a positive integer"):
+        nn.load(saved, max_parameters="many")
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_load_refuses_an_endless_device_at_once(device):
+    if not os.path.exists(device):
+        pytest.skip(f"no {device} here")
+    with pytest.raises(ValueError, match=f"{device}: not valid JSON \\(binary data: a NUL byte"):
+        nn.load(device)
+
+
+def test_load_stops_reading_an_endless_text_stream_at_the_stated_limit(tmp_path):
+    import threading
+
+    fifo = tmp_path / "endless"
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    os.mkfifo(fifo)
+    written = [0]
+
+    def writer():
+        with open(fifo, "wb") as f:
+            try:
+                while written[0] < 100 << 20:  # an endless stream, as far as load can tell
+                    f.write(b"{ " * 32768)
+                    written[0] += 65536
+            except BrokenPipeError:
+                pass
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    limit = nn_io.BYTES_PER_PARAMETER * 10 + (1 << 20)
+    with pytest.raises(ValueError, match=f"larger than {limit:,} bytes, the most a model file of "
+                                         "up to 10 parameters may take"):
+        nn.load(fifo, max_parameters=10)
+    t.join(30)
+    assert written[0] < limit + (4 << 20)  # load stopped reading soon after the limit
+
+
+@pytest.mark.parametrize("nin, nouts", [(1, [1]), (2, [3, 2]), (3, [11, 1, 4]), (12, [10])])
+def test_parameter_names_checked_without_a_model_are_the_models(nin, nouts):
+    sizes = [nin, *nouts]
+    names = [name for name, _ in nn.MLP(nin, nouts).named_parameters()]
+    assert list(nn_io._parameter_names(sizes)) == names
+    assert all(nn_io._is_parameter_name(name, sizes) for name in names)
+    wrong = ["layers.0.neurons.0.w.01", f"layers.0.neurons.0.w.{nin}", f"layers.{len(nouts)}.neurons.0.b",
+             "layers.0.neurons.0.b.0", "layers.0.neurons.0.x.0", "layers.0.neurons.٠.b", "layers.0"]
+    assert not any(nn_io._is_parameter_name(name, sizes) for name in wrong)

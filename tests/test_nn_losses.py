@@ -227,3 +227,30 @@ def test_bad_input_says_what_was_expected(call, exc, message):
 
 def test_generators_are_accepted():
     assert nn.mse((p for p in [1.0, 2.0]), iter([1.0, 2.0])).data == 0.0
+
+
+BINARY_LOSSES = [
+    (nn.hinge, (1, -1), r"hinge: labels must be \+1 or -1, got "),
+    (nn.bce_with_logits, (0, 1), "bce_with_logits: labels must be 0 or 1, got "),
+]
+
+
+@pytest.mark.parametrize("loss, good, message", BINARY_LOSSES)
+def test_binary_losses_refuse_bools_and_non_numbers_as_labels(loss, good, message):
+    for label in (True, False):
+        with pytest.raises(ValueError, match=message + f"{label!r} for sample 1"):
+            loss([0.5, 0.5], [good[0], label])
+    for label in ("1", None, float("nan"), 0.5, Value(1.0)):  # not numbers, or not a label
+        with pytest.raises(ValueError, match=message):
+            loss([0.5], [label])
+
+
+@pytest.mark.parametrize("loss, good, message", BINARY_LOSSES)
+def test_binary_losses_treat_numpy_bools_as_bools_and_numpy_numbers_as_numbers(loss, good, message):
+    numpy = pytest.importorskip("numpy")
+    for label in (numpy.bool_(True), numpy.bool_(False)):  # the same refusal as Python's bools
+        with pytest.raises(ValueError, match=message + f"{label!r} for sample 1"):
+            loss([0.5, 0.5], [good[0], label])
+    expected = loss([0.5, -0.25], list(good)).data
+    for kind in (numpy.int64, numpy.float64, float):
+        assert loss([0.5, -0.25], [kind(g) for g in good]).data == expected

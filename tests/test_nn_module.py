@@ -410,3 +410,36 @@ def test_a_subclass_forward_runs_when_the_model_is_called():
 
     scaled, plain = Scaled(2, [3, 1], seed=4), nn.MLP(2, [3, 1], seed=4)
     assert scaled([0.5, -1.0]).data == plain([0.5, -1.0]).data * 10.0
+
+
+# --- size limits: refused up front, with the number and the limit -------------------------
+
+@pytest.mark.parametrize("build, count", [
+    (lambda **kw: nn.MLP(10 ** 9, [1], **kw), 1_000_000_001),
+    (lambda **kw: nn.MLP(2, [100_000, 100_000], **kw), 10_000_400_000),
+    (lambda **kw: Layer(10 ** 8, 3, **kw), 300_000_003),
+    (lambda **kw: Neuron(10 ** 9, **kw), 1_000_000_001),
+])
+def test_a_model_above_the_size_limit_is_refused_before_building(build, count):
+    import time
+
+    from nn import module
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=f"would have {count:,} parameters, more than the limit "
+                                         f"of {module.MAX_PARAMETERS:,}; pass "
+                                         f"max_parameters={count}"):
+        build()
+    with pytest.raises(ValueError, match=f"more than the limit of {count - 1:,}"):
+        build(max_parameters=count - 1)
+    assert time.perf_counter() - start < 1.0  # nothing was allocated
+
+
+def test_max_parameters_moves_the_limit_and_is_checked():
+    model = nn.MLP(3, [4, 2], max_parameters=26)  # (3+1)·4 + (4+1)·2 = 26
+    assert model.num_parameters() == 26 == nn.module.count_parameters(3, [4, 2])
+    with pytest.raises(ValueError, match="MLP\\(3, \\[4, 2\\]\\) would have 26 parameters"):
+        nn.MLP(3, [4, 2], max_parameters=25)
+    for bad in (0, -1, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="max_parameters must be a positive integer"):
+            nn.MLP(3, [4, 2], max_parameters=bad)
