@@ -36,7 +36,8 @@ def _drawing(graph: Union[Value, graphviz.Digraph], options: dict) -> graphviz.D
 
 def svg(graph: Union[Value, graphviz.Digraph], **options: object) -> str:
     """The SVG text of ``graph`` (a Value, drawn with ``to_dot(graph, **options)``, or a Digraph)."""
-    return run(_drawing(graph, options).source, "svg").decode("utf-8")
+    drawing = _drawing(graph, options)
+    return run(drawing.source, "svg", drawing.engine).decode("utf-8")
 
 
 def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
@@ -55,6 +56,7 @@ def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
         format = suffix or "svg"
     if format not in FORMATS:
         raise ValueError(f"viz.render: format must be one of {', '.join(FORMATS)}, got {format!r}")
-    data = run(_drawing(graph, options).source, format)
+    drawing = _drawing(graph, options)
+    data = run(drawing.source, format, drawing.engine)
     path.write_bytes(data)
     return str(path)

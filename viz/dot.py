@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import graphviz
@@ -20,7 +22,7 @@ from autograd import OPS, Value, topological_order
 
 from .render import run
 
-__all__ = ["Drawing", "GraphTooLargeError", "to_dot", "fmt"]
+__all__ = ["Drawing", "GraphTooLargeError", "to_dot", "fmt", "grad_fill"]
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
 
@@ -60,20 +62,47 @@ class GraphTooLargeError(ValueError):
 
 
 class Drawing(graphviz.Digraph):
-    """A ``graphviz.Digraph`` whose ``pipe`` (and so its notebook display) renders through
-    ``viz.render.find_renderer``: a system ``dot``, else the bundled ``graphviz-pure``.
-    To write a file use ``viz.render(drawing, path)``: the inherited ``render`` and
-    ``view`` still call a system ``dot``."""
+    """A ``graphviz.Digraph`` that renders through ``viz.render.find_renderer`` (a system
+    ``dot``, else the bundled ``graphviz-pure``) in ``pipe``, ``render`` and ``view`` alike,
+    so all of them, and its notebook display, work after ``pip install`` alone."""
 
     def pipe(self, format: Optional[str] = None, renderer: Optional[str] = None,
              formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
              quiet: bool = False, *, engine: Optional[str] = None,
              encoding: Optional[str] = None) -> Union[bytes, str]:
         """The DOT source rendered to ``format``: bytes, or text when ``encoding`` is given."""
-        spec = ":".join(x for x in (format or self.format, renderer, formatter) if x)
-        extra = [f"-n{int(neato_no_op)}"] if neato_no_op else []
-        data = run(self.source, spec, engine or self.engine, extra)
+        data = run(self.source, _spec(format or self.format, renderer, formatter),
+                   engine or self.engine, _no_op(neato_no_op))
         return data.decode(encoding) if encoding else data
+
+    def _render(self, engine: str, format: Optional[str] = None,  # noqa: A002
+                filepath: Union[str, os.PathLike, None] = None, renderer: Optional[str] = None,
+                formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
+                quiet: bool = False, *, outfile: Union[str, os.PathLike, None] = None,
+                raise_if_result_exists: bool = False, overwrite_filepath: bool = False) -> str:
+        """What ``render`` (and ``view``) call once the source file is saved: lay out
+        ``filepath`` with our renderer into ``outfile`` (or ``filepath.format``)."""
+        source = Path(filepath)
+        if outfile is not None:
+            out = Path(outfile)
+            format = format or out.suffix.lstrip(".")
+        else:
+            out = source.with_name(f"{source.name}.{'.'.join(x for x in (format, renderer, formatter) if x)}")
+        if raise_if_result_exists and out.exists():
+            raise FileExistsError(f"output file exists: {str(out)!r}")
+        if not overwrite_filepath and out.resolve() == source.resolve():
+            raise ValueError(f"outfile {out.name!r} must be different from input file {source.name!r}")
+        text = source.read_text(encoding=self.encoding)
+        out.write_bytes(run(text, _spec(format, renderer, formatter), engine, _no_op(neato_no_op)))
+        return str(out)
+
+
+def _spec(format: Optional[str], renderer: Optional[str], formatter: Optional[str]) -> str:  # noqa: A002
+    return ":".join(x for x in (format, renderer, formatter) if x)
+
+
+def _no_op(neato_no_op: Union[bool, int, None]) -> List[str]:
+    return [f"-n{int(neato_no_op)}"] if neato_no_op else []
 
 
 def fmt(x: float) -> str:
@@ -144,12 +173,15 @@ def _name(v: Value) -> str:
     return ""
 
 
-def _grad_fill(g: float) -> str:
-    if g != g or g in (math.inf, -math.inf):
+def grad_fill(g: float) -> str:
+    """The fill for a grad cell: the bin of the number as printed (``fmt``), so a grad shown
+    as ``1`` is coloured as 1 even when it is 0.9999999999999996."""
+    shown = float(fmt(g))
+    if shown != shown or shown in (math.inf, -math.inf):
         return _BAD[0]
-    if g == 0.0:
+    if shown == 0.0:
         return _ZERO[0]
-    a = abs(g)
+    a = abs(shown)
     for bound, fill, _ in _GRAD_BINS:
         if a < bound:
             return fill
@@ -234,7 +266,7 @@ def _value_label(v: Value, role: str, is_root: bool, health: bool, root_name: st
         grad_text = f"grad {fmt(v.grad)}"
     grad_attrs = ""
     if health:
-        grad_attrs = f' bgcolor="{_grad_fill(v.grad)}"' + (' style="dashed"' if v.grad == 0.0 else "")
+        grad_attrs = f' bgcolor="{grad_fill(v.grad)}"' + (' style="dashed"' if v.grad == 0.0 else "")
     cells.append(f"<td{grad_attrs}>{grad_text}</td>")
     return _table(cells, 2 if is_root else 0)
 
