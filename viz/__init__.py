@@ -1,4 +1,5 @@
-"""Draw a Value's computation graph (data, grad, local derivatives) as SVG or PNG.
+"""Draw a Value's computation graph (data, grad, local derivatives), or a model's network
+diagram (``network``), as SVG or PNG.
 
 ``to_dot`` builds a ``graphviz.Digraph``; ``svg`` and ``render`` lay it out with a system
 Graphviz ``dot`` when one is on ``PATH``, else with the ``graphviz-pure`` executable
@@ -15,11 +16,13 @@ import graphviz
 
 from autograd import Value
 
+from .display import display_svg
 from .dot import Drawing, GraphTooLargeError, to_dot
+from .network import network
 from .render import RendererNotFoundError, RenderError, find_renderer, run
 
-__all__ = ["to_dot", "svg", "render", "Drawing", "GraphTooLargeError", "RendererNotFoundError",
-           "RenderError", "find_renderer", "FORMATS"]
+__all__ = ["to_dot", "svg", "render", "network", "display_svg", "Drawing", "GraphTooLargeError",
+           "RendererNotFoundError", "RenderError", "find_renderer", "FORMATS"]
 
 #: Formats ``render`` writes.
 FORMATS = ("svg", "png")
