@@ -94,7 +94,9 @@ def test_model_without_target_ends_at_the_output(capsys, tmp_path):
                        "-o", str(out_path), "--no-health")
     assert status == 0
     values = by_label(node_texts(out_path))
-    assert "Err" not in values and shown(values["u[1,0]"], "δ = ∂u[1,0]/∂u = ") == 1.0
+    # without a target there is no Err, so u shows its grad, not a δ (issue 10: no "δ = ∂u[1,0]/∂u")
+    assert "Err" not in values and shown(values["u[1,0]"], "grad ") == 1.0
+    assert not any(t.startswith("δ") for texts in values.values() for t in texts)
     assert "legend" not in node_texts(out_path)
 
 

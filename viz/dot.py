@@ -338,7 +338,7 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
     root_name = shown[root]
     backward_done = health and any(v.grad != 0.0 for v in order)
 
-    g = Drawing("deltagrad", graph_attr={
+    g = Drawing("deltagrad", format="svg", graph_attr={
         "rankdir": rankdir, "fontname": _FONT, "fontsize": "11", "nodesep": "0.2",
         "ranksep": "0.15", "bgcolor": "white"},
         node_attr={"fontname": _FONT, "fontsize": "11"},

@@ -268,7 +268,7 @@ def trace_drawing(record: Any, max_neurons: Optional[int] = 16) -> Drawing:
     if with_delta:
         columns.append(_err_column(record))
 
-    g = Drawing("network", engine="neato", graph_attr={
+    g = Drawing("network", engine="neato", format="svg", graph_attr={
         "splines": "line", "inputscale": "72", "overlap": "true", "outputorder": "edgesfirst",
         "bgcolor": "white", "pad": "0.15", "fontname": _FONT},
         node_attr={"shape": "plain", "fontname": _FONT, "fontsize": f"{_PT:g}"},
