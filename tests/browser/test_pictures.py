@@ -82,7 +82,7 @@ def test_pictures_fit_and_every_text_is_readable(page, measure, tmp_path, name):
 
 
 @pytest.mark.parametrize("name, max_width", [("graph.svg", 1200), ("network_diagram.svg", README_COLUMN),
-                                             ("network.svg", 2400)])
+                                             ("network.svg", README_COLUMN)])
 def test_gallery_pictures_fit_and_every_text_is_readable(page, measure, name, max_width):
     check(page, measure, GALLERY / name, max_width)
 
