@@ -43,7 +43,8 @@ def register(subparsers: Any) -> None:
                    help="the loss Err of --y (default: mse, Σ(y − ŷ)²)")
     p.add_argument("--ops", action="store_true",
                    help="for a network: draw the op-level graph (every value and op) instead of the "
-                        "network diagram (layers of neurons, weights as lines)")
+                        "network diagram (layers of neurons, weights as lines); --rankdir, --depth "
+                        "and --max-nodes imply it")
     p.add_argument("--max-neurons", type=int_at_least(2), default=16, metavar="N",
                    help="network diagram: show at most N neurons per layer (default: 16)")
     p.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default=None,
@@ -111,6 +112,7 @@ def op_graph(model: Any, x: List[float], y: Optional[List[float]], loss: str) ->
     return record.output
 
 
+#: Options of the op-level graph only: giving one draws it (as --ops does).
 _OP_OPTIONS = ("rankdir", "depth", "max_nodes")
 
 
@@ -128,10 +130,8 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args.model, x, y)
     elif args.demo == "network":
         model, x, y = network_demo(), [0.5, -0.2], [1.0]
-    if model is not None and not args.ops:
-        given = [f"--{name.replace('_', '-')}" for name in _OP_OPTIONS if getattr(args, name) is not None]
-        if given:
-            raise CLIError(f"{', '.join(given)} apply to the op-level graph: add --ops")
+    ops = args.ops or any(getattr(args, name) is not None for name in _OP_OPTIONS)
+    if model is not None and not ops:
         drawing = viz.network(model, x, y, args.loss, max_neurons=args.max_neurons)
         print(viz.render(drawing, args.output))
         return 0
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     except viz.GraphTooLargeError as e:
         raise CLIError(f"the graph has {e.values:,} values, more than --max-nodes {e.max_nodes:,}; "
                        f"pass --max-nodes {e.values}, or draw the part near the output with "
-                       "--depth N" + ("" if model is None else ", or drop --ops for the network "
-                                      "diagram")) from None
+                       "--depth N" + ("" if model is None else "; without --ops, --max-nodes and "
+                                      "--depth it draws the network diagram")) from None
     print(path)
     return 0

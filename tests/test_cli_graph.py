@@ -128,14 +128,15 @@ def test_a_model_is_drawn_as_its_network_diagram_by_default(capsys, tmp_path):
     assert [n for n in nodes if n.startswith("n0_")] == ["n0_0", "n0_1", "n0_2"]
 
 
-def test_op_level_options_without_ops_say_to_add_it(capsys, tmp_path):
+def test_op_level_options_draw_the_op_level_graph(capsys, tmp_path):
     _saved_model(tmp_path)
-    status, _, err = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x", "1,2",
-                         "--depth", "2", "--rankdir", "TB", "-o", str(tmp_path / "g.svg"))
-    assert status == 2 and "--rankdir, --depth apply to the op-level graph: add --ops" in err
+    out_path = tmp_path / "g.svg"
+    status, _, _ = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x", "1,2",
+                       "--depth", "1", "-o", str(out_path))
+    assert status == 0 and "u[1,0]" in by_label(node_texts(out_path))  # values, not neurons
     status, _, err = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x", "1,2", "--ops",
-                         "--max-nodes", "3", "-o", str(tmp_path / "g.svg"))
-    assert status == 2 and "--depth N, or drop --ops for the network diagram" in err
+                         "--max-nodes", "3", "-o", str(out_path))
+    assert status == 2 and "--depth N; without --ops, --max-nodes and --depth it draws the network" in err
 
 
 @pytest.mark.parametrize("argv, message", [
