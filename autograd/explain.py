@@ -16,7 +16,7 @@ from .graph import topological_order
 from .ops import OPS
 from .value import Value
 
-__all__ = ["explain"]
+__all__ = ["explain", "node_names"]
 
 
 def _num(x: float) -> str:
@@ -35,8 +35,13 @@ def _factor(x: float) -> str:
     return f"({_num(x)})" if x < 0 else _num(x)
 
 
-def _names(order: List[Value]) -> Dict[Value, str]:
-    """A node's label, or ``n<i>`` for its position in the topological order (stable per graph)."""
+def node_names(root: Value, order: Optional[List[Value]] = None) -> Dict[Value, str]:
+    """The name each node of ``root``'s graph goes by in ``explain``, ``viz`` and the
+    interactive page: its label, else ``n<i>``, its index in ``topological_order(root)``
+    (deterministic: the same graph always gives the same names).  ``order``, when given,
+    must be that order (it saves a walk)."""
+    if order is None:
+        order = topological_order(root)
     return {v: (v.label or f"n{i}") for i, v in enumerate(order)}
 
 
@@ -147,7 +152,7 @@ def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = Non
     if limit is not None and (limit.__class__ is bool or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"explain: limit must be a positive int or None, got {limit!r}")
     order = topological_order(root)
-    names = _names(order)
+    names = node_names(root, order)
     uses: Dict[Value, List[Tuple[Value, int]]] = {v: [] for v in order}
     newest_first = order[::-1]
     for node in newest_first:  # backward's own accumulation order, so the sums match exactly

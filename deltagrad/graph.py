@@ -1,8 +1,9 @@
 """``deltagrad graph``: draw a computation graph after backward, to an SVG or PNG file.
 
-By default the drawing is micrograd's one-neuron expression ``o = tanh(x1·w1 + x2·w2 + b)``;
-``--demo network`` draws a tiny 2-2-1 network with its squared error, and ``--model FILE
---x ...`` a saved model's graph for one input (with ``--y``, of the loss ``Err``).
+By default the drawing is micrograd's one-neuron expression ``o = tanh(x1·w1 + x2·w2 + b)``.
+A network, ``--demo network`` (a tiny 2-2-1 with its squared error) or ``--model FILE
+--x ...`` (a saved model on one input, with ``--y`` its loss ``Err``), is drawn as the
+textbook's network diagram (``viz.network``); ``--ops`` draws its op-level graph instead.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, List, Optional
 
 from autograd import Value
 from nn.io import load
-from nn.losses import mse
+from nn.losses import LOSSES
 from nn.module import MLP
 
 from .common import CLIError, check_output, int_at_least, numbers
@@ -36,13 +37,21 @@ def register(subparsers: Any) -> None:
                         "example), or a 2-2-1 tanh network with its squared error (default: neuron)")
     p.add_argument("--model", metavar="FILE", help="a model file saved by train --save")
     p.add_argument("--x", type=numbers, metavar="x1,x2", help="the input for --model")
-    p.add_argument("--y", type=numbers, metavar="y", help="target(s): draw Err = Σ(y − ŷ)² down to "
-                   "the model's output (without it the graph ends at the output ŷ)")
-    p.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR",
+    p.add_argument("--y", type=numbers, metavar="y", help="target(s): draw Err and every neuron's "
+                   "δ = ∂Err/∂u (without it the drawing ends at the output ŷ)")
+    p.add_argument("--loss", choices=tuple(LOSSES), default="mse",
+                   help="the loss Err of --y (default: mse, Σ(y − ŷ)²)")
+    p.add_argument("--ops", action="store_true",
+                   help="for a network: draw the op-level graph (every value and op) instead of the "
+                        "network diagram (layers of neurons, weights as lines); --rankdir, --depth "
+                        "and --max-nodes imply it")
+    p.add_argument("--max-neurons", type=int_at_least(2), default=16, metavar="N",
+                   help="network diagram: show at most N neurons per layer (default: 16)")
+    p.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default=None,
                    help="direction the graph flows (default: LR, left to right)")
     p.add_argument("--depth", type=int_at_least(0), default=None, metavar="N",
                    help="draw only values at most N ops up from the result")
-    p.add_argument("--max-nodes", type=int_at_least(1), default=1000, metavar="N",
+    p.add_argument("--max-nodes", type=int_at_least(1), default=None, metavar="N",
                    help="refuse graphs with more values than N (default: 1000)")
     p.add_argument("--no-local", action="store_true", help="no local derivatives on the arrows")
     p.add_argument("--no-rules", action="store_true", help="no derivative rules on op nodes")
@@ -69,16 +78,13 @@ def neuron_demo() -> Any:
     return o
 
 
-def network_demo() -> Any:
-    """A 2-2-1 tanh network (seed 1), one sample x = (0.5, -0.2), Err = (1 − ŷ)², after backward."""
-    model = MLP(2, [2, 1], activation="tanh", seed=1)
-    err = mse([model([0.5, -0.2])], [1.0], reduction="sum")
-    err.backward()
-    return err
+def network_demo() -> MLP:
+    """The 2-2-1 tanh network (seed 1) drawn on x = (0.5, -0.2) with y = 1."""
+    return MLP(2, [2, 1], activation="tanh", seed=1)
 
 
-def model_graph(path: str, x: Optional[List[float]], y: Optional[List[float]]) -> Any:
-    """The saved model's output for ``x`` (or its squared error against ``y``), after backward."""
+def load_model(path: str, x: Optional[List[float]], y: Optional[List[float]]) -> Any:
+    """The saved model, checked against the sizes of ``x`` and ``y``."""
     if x is None:
         raise CLIError("--model needs the input to draw, e.g. --x 0.5,0.2")
     try:
@@ -87,24 +93,31 @@ def model_graph(path: str, x: Optional[List[float]], y: Optional[List[float]]) -
         raise CLIError(f"cannot read the model file {path}: {e.strerror or e}") from None
     if len(x) != model.nin:
         raise CLIError(f"--x has {len(x)} numbers but the model in {path} takes {model.nin} inputs")
-    out = model(x)
-    outputs = out if isinstance(out, list) else [out]
-    if y is None:
-        if len(outputs) != 1:
-            raise CLIError(f"the model in {path} has {len(outputs)} outputs; give --y with "
-                           f"{len(outputs)} targets to draw the loss that joins them")
-        out.backward()
-        return out
-    if len(y) != len(outputs):
-        raise CLIError(f"--y has {len(y)} numbers but the model in {path} has {len(outputs)} "
-                       f"output{'s' if len(outputs) != 1 else ''}")
-    err = mse([outputs], [y], reduction="sum")
-    err.backward()
-    return err
+    outputs = model.nouts[-1]
+    if y is None and outputs != 1:
+        raise CLIError(f"the model in {path} has {outputs} outputs; give --y with "
+                       f"{outputs} targets to draw the loss that joins them")
+    if y is not None and len(y) != outputs:
+        raise CLIError(f"--y has {len(y)} numbers but the model in {path} has {outputs} "
+                       f"output{'s' if outputs != 1 else ''}")
+    return model
+
+
+def op_graph(model: Any, x: List[float], y: Optional[List[float]], loss: str) -> Value:
+    """The value to draw op by op: Err after backward (with ``y``), else the output ŷ."""
+    record = model.trace(x, y, loss) if y is not None else model.trace(x)
+    if record.err is not None:
+        return record.err
+    record.output.backward()
+    return record.output
+
+
+#: Options of the op-level graph only: giving one draws it (as --ops does).
+_OP_OPTIONS = ("rankdir", "depth", "max_nodes")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the options, build the graph asked for, draw it and print the file's path."""
+    """Check the options, build the drawing asked for, write it and print the file's path."""
     import viz  # here, not at the top: importing graphviz adds about 0.3 s to every deltagrad command
 
     if args.model is None and (args.x is not None or args.y is not None):
@@ -112,17 +125,26 @@ def run(args: argparse.Namespace) -> int:
     if os.path.splitext(args.output)[1].lower() not in (".svg", ".png"):
         raise CLIError(f"--output {args.output}: the file name must end in .svg or .png")
     check_output("--output", args.output)
+    model, x, y = None, args.x, args.y
     if args.model is not None:
-        root = model_graph(args.model, args.x, args.y)
-    else:
-        root = neuron_demo() if args.demo == "neuron" else network_demo()
+        model = load_model(args.model, x, y)
+    elif args.demo == "network":
+        model, x, y = network_demo(), [0.5, -0.2], [1.0]
+    ops = args.ops or any(getattr(args, name) is not None for name in _OP_OPTIONS)
+    if model is not None and not ops:
+        drawing = viz.network(model, x, y, args.loss, max_neurons=args.max_neurons)
+        print(viz.render(drawing, args.output))
+        return 0
+    root = neuron_demo() if model is None else op_graph(model, x, y, args.loss)
+    max_nodes = 1000 if args.max_nodes is None else args.max_nodes
     try:
-        path = viz.render(root, args.output, rankdir=args.rankdir, depth=args.depth,
-                          max_nodes=args.max_nodes, show_local=not args.no_local,
+        path = viz.render(root, args.output, rankdir=args.rankdir or "LR", depth=args.depth,
+                          max_nodes=max_nodes, show_local=not args.no_local,
                           show_rules=not args.no_rules, health=not args.no_health)
     except viz.GraphTooLargeError as e:
         raise CLIError(f"the graph has {e.values:,} values, more than --max-nodes {e.max_nodes:,}; "
                        f"pass --max-nodes {e.values}, or draw the part near the output with "
-                       "--depth N") from None
+                       "--depth N" + ("" if model is None else "; without --ops, --max-nodes and "
+                                      "--depth it draws the network diagram")) from None
     print(path)
     return 0

@@ -328,31 +328,42 @@ class Layer(Module):
 
 
 class LayerTrace:
-    """One layer's nodes from a traced forward pass: pre-activations ``u`` and outputs ``o``."""
+    """One layer's nodes from a traced forward pass: pre-activations ``u``, outputs ``o``,
+    and the parameters that made them: ``theta[i][ℓ]`` (θ_iℓ) and ``b[i]`` per neuron."""
 
-    __slots__ = ("u", "o")
+    __slots__ = ("u", "o", "theta", "b", "activation")
 
-    def __init__(self, u: List[Value], o: List[Value]) -> None:
+    def __init__(self, u: List[Value], o: List[Value], theta: Sequence[Sequence[Value]] = (),
+                 b: Sequence[Value] = (), activation: str = "") -> None:
         self.u = u
         self.o = o
+        self.theta = theta
+        self.b = b
+        self.activation = activation
 
     def __repr__(self) -> str:
         return f"LayerTrace(u={[v.data for v in self.u]}, o={[v.data for v in self.o]})"
 
 
 class Trace:
-    """The record of ``MLP.trace(x)``: the inputs, every layer's ``u`` and ``o``, the output.
+    """The record of ``MLP.trace(x, y, loss)``: the inputs, every layer's ``u``, ``o``, θ and
+    b, the output, and, given a target ``y``, the loss's name and ``err`` after backward.
 
-    After ``loss.backward()``, ``deltas()`` reads δ_i = ∂Err/∂u_i = ``u_i.grad`` per layer.
+    After ``backward()`` on the loss, ``deltas()`` reads δ_i = ∂Err/∂u_i = ``u_i.grad``.
+    This is the protocol ``viz.network`` draws from (see its docstring).
     """
 
-    __slots__ = ("inputs", "layers", "output")
+    __slots__ = ("inputs", "layers", "output", "loss", "err", "y")
 
     def __init__(self, inputs: List[Value], layers: List[LayerTrace],
-                 output: Union[Value, List[Value]]) -> None:
+                 output: Union[Value, List[Value]], loss: Optional[str] = None,
+                 err: Optional[Value] = None, y: Any = None) -> None:
         self.inputs = inputs
         self.layers = layers
         self.output = output
+        self.loss = loss
+        self.err = err
+        self.y = y
 
     def deltas(self) -> List[List[float]]:
         """δ per layer and neuron: ``u.grad`` (valid after ``backward()`` on the loss)."""
@@ -424,15 +435,31 @@ class MLP(Module):
 
     __call__ = forward
 
-    def trace(self, x: Sequence[Input]) -> Trace:
-        """Run a forward pass keeping every layer's ``u`` and ``o`` nodes (see ``Trace``)."""
+    def trace(self, x: Sequence[Input], y: Any = None, loss: Any = "mse") -> Trace:
+        """Run a forward pass keeping every layer's ``u`` and ``o`` nodes (see ``Trace``).
+
+        With a target ``y`` (a number, or a list for several outputs), Err = ``loss``
+        (a name from ``nn.LOSSES`` or a function, as in ``fit``) of this one sample is
+        computed and ``Err.backward()`` run, so each ``u.grad`` is δ = ∂Err/∂u; as with any
+        backward, the parameters' ``grad`` accumulate.
+        """
         o = self.layers[0].inputs(self._check_x(x))
         inputs, layers = o, []
         for layer in self.layers:
             uo = [n.trace(o) for n in layer.neurons]
             o = [pair[1] for pair in uo]
-            layers.append(LayerTrace([pair[0] for pair in uo], o))
-        return Trace(inputs, layers, o[0] if self._single else o)
+            layers.append(LayerTrace([pair[0] for pair in uo], o, [n.w for n in layer.neurons],
+                                     [n.b for n in layer.neurons], layer.activation))
+        output = o[0] if self._single else o
+        if y is None:
+            return Trace(inputs, layers, output)
+        from .losses import resolve
+        name, fn = resolve(loss, "trace")
+        if self._single and isinstance(y, (list, tuple)) and len(y) == 1:
+            y = y[0]
+        err = fn([output], [y])
+        err.backward()
+        return Trace(inputs, layers, output, name, err, y)
 
     def parameters(self) -> List[Value]:
         return [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]

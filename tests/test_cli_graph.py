@@ -71,7 +71,7 @@ def test_model_with_target_draws_the_loss_with_delta_on_every_u(capsys, tmp_path
     model = _saved_model(tmp_path)
     out_path = tmp_path / "g.svg"
     status, out, _ = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x", "0.5,0.2",
-                         "--y", "1", "-o", str(out_path))
+                         "--y", "1", "--ops", "-o", str(out_path))
     assert status == 0 and out.strip() == str(out_path)
     values = by_label(node_texts(out_path))
     # the textbook's δ by hand from the saved weights: δ_out = −2(y − ŷ) (linear output),
@@ -91,22 +91,52 @@ def test_model_without_target_ends_at_the_output(capsys, tmp_path):
     _saved_model(tmp_path)
     out_path = tmp_path / "g.svg"
     status, _, _ = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x=-0.5,0.2",
-                       "-o", str(out_path), "--no-health")
+                       "-o", str(out_path), "--no-health", "--ops")
     assert status == 0
     values = by_label(node_texts(out_path))
-    assert "Err" not in values and shown(values["u[1,0]"], "δ = ∂u[1,0]/∂u = ") == 1.0
+    # without a target there is no Err, so u shows its grad, not a δ (issue 10: no "δ = ∂u[1,0]/∂u")
+    assert "Err" not in values and shown(values["u[1,0]"], "grad ") == 1.0
+    assert not any(t.startswith("δ") for texts in values.values() for t in texts)
     assert "legend" not in node_texts(out_path)
 
 
 def test_depth_and_max_nodes(capsys, tmp_path):
     _saved_model(tmp_path)
     model = str(tmp_path / "m.json")
-    status, _, err = run(capsys, "graph", "--model", model, "--x", "1,2", "--y", "0",
+    status, _, err = run(capsys, "graph", "--model", model, "--x", "1,2", "--y", "0", "--ops",
                          "--max-nodes", "5", "-o", str(tmp_path / "a.svg"))
     assert status == 2 and "more than --max-nodes 5" in err and "--depth" in err
-    status, _, _ = run(capsys, "graph", "--model", model, "--x", "1,2", "--y", "0",
+    status, _, _ = run(capsys, "graph", "--model", model, "--x", "1,2", "--y", "0", "--ops",
                        "--max-nodes", "5", "--depth", "1", "-o", str(tmp_path / "b.svg"))
     assert status == 0
+
+
+def test_a_model_is_drawn_as_its_network_diagram_by_default(capsys, tmp_path):
+    model = _saved_model(tmp_path)
+    out_path = tmp_path / "n.svg"
+    status, out, _ = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x", "0.5,0.2",
+                         "--y", "1", "--loss", "hinge", "-o", str(out_path))
+    assert status == 0 and out.strip() == str(out_path)
+    nodes = node_texts(out_path)
+    assert "loss hinge" in nodes["err"]
+    # hinge with a linear output: Err = max(0, 1 − y·ŷ), so δ_out = −y where 1 − y·ŷ > 0
+    hidden, last = model.layers[0].neurons, model.layers[1].neurons[0]
+    u = [n.w[0].data * 0.5 + n.w[1].data * 0.2 + n.b.data for n in hidden]
+    y_hat = sum(w.data * math.tanh(ui) for w, ui in zip(last.w, u)) + last.b.data
+    assert y_hat < 1 and shown(nodes["n1_0"], "δ ") == -1.0
+    assert math.isclose(shown(nodes["err"], "Err "), 1 - y_hat, rel_tol=1e-3)
+    assert [n for n in nodes if n.startswith("n0_")] == ["n0_0", "n0_1", "n0_2"]
+
+
+def test_op_level_options_draw_the_op_level_graph(capsys, tmp_path):
+    _saved_model(tmp_path)
+    out_path = tmp_path / "g.svg"
+    status, _, _ = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x", "1,2",
+                       "--depth", "1", "-o", str(out_path))
+    assert status == 0 and "u[1,0]" in by_label(node_texts(out_path))  # values, not neurons
+    status, _, err = run(capsys, "graph", "--model", str(tmp_path / "m.json"), "--x", "1,2", "--ops",
+                         "--max-nodes", "3", "-o", str(out_path))
+    assert status == 2 and "--depth N; without --ops, --max-nodes and --depth it draws the network" in err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -1,4 +1,5 @@
-"""Draw a Value's computation graph (data, grad, local derivatives) as SVG or PNG.
+"""Draw a Value's computation graph (data, grad, local derivatives), or a model's network
+diagram (``network``), as SVG or PNG.
 
 ``to_dot`` builds a ``graphviz.Digraph``; ``svg`` and ``render`` lay it out with a system
 Graphviz ``dot`` when one is on ``PATH``, else with the ``graphviz-pure`` executable
@@ -15,11 +16,13 @@ import graphviz
 
 from autograd import Value
 
+from .display import display_svg
 from .dot import Drawing, GraphTooLargeError, to_dot
+from .network import network
 from .render import RendererNotFoundError, RenderError, find_renderer, run
 
-__all__ = ["to_dot", "svg", "render", "Drawing", "GraphTooLargeError", "RendererNotFoundError",
-           "RenderError", "find_renderer", "FORMATS"]
+__all__ = ["to_dot", "svg", "render", "network", "display_svg", "Drawing", "GraphTooLargeError",
+           "RendererNotFoundError", "RenderError", "find_renderer", "FORMATS"]
 
 #: Formats ``render`` writes.
 FORMATS = ("svg", "png")
@@ -36,7 +39,8 @@ def _drawing(graph: Union[Value, graphviz.Digraph], options: dict) -> graphviz.D
 
 def svg(graph: Union[Value, graphviz.Digraph], **options: object) -> str:
     """The SVG text of ``graph`` (a Value, drawn with ``to_dot(graph, **options)``, or a Digraph)."""
-    return run(_drawing(graph, options).source, "svg").decode("utf-8")
+    drawing = _drawing(graph, options)
+    return run(drawing.source, "svg", drawing.engine).decode("utf-8")
 
 
 def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
@@ -55,6 +59,7 @@ def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
         format = suffix or "svg"
     if format not in FORMATS:
         raise ValueError(f"viz.render: format must be one of {', '.join(FORMATS)}, got {format!r}")
-    data = run(_drawing(graph, options).source, format)
+    drawing = _drawing(graph, options)
+    data = run(drawing.source, format, drawing.engine)
     path.write_bytes(data)
     return str(path)

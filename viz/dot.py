@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
 
 import graphviz
 
-from autograd import OPS, Value, topological_order
+from autograd import OPS, Value, node_names, topological_order
 
 from .render import run
 
-__all__ = ["Drawing", "GraphTooLargeError", "to_dot", "fmt"]
+__all__ = ["Drawing", "GraphTooLargeError", "to_dot", "fmt", "grad_fill"]
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
 
@@ -60,20 +62,47 @@ class GraphTooLargeError(ValueError):
 
 
 class Drawing(graphviz.Digraph):
-    """A ``graphviz.Digraph`` whose ``pipe`` (and so its notebook display) renders through
-    ``viz.render.find_renderer``: a system ``dot``, else the bundled ``graphviz-pure``.
-    To write a file use ``viz.render(drawing, path)``: the inherited ``render`` and
-    ``view`` still call a system ``dot``."""
+    """A ``graphviz.Digraph`` that renders through ``viz.render.find_renderer`` (a system
+    ``dot``, else the bundled ``graphviz-pure``) in ``pipe``, ``render`` and ``view`` alike,
+    so all of them, and its notebook display, work after ``pip install`` alone."""
 
     def pipe(self, format: Optional[str] = None, renderer: Optional[str] = None,
              formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
              quiet: bool = False, *, engine: Optional[str] = None,
              encoding: Optional[str] = None) -> Union[bytes, str]:
         """The DOT source rendered to ``format``: bytes, or text when ``encoding`` is given."""
-        spec = ":".join(x for x in (format or self.format, renderer, formatter) if x)
-        extra = [f"-n{int(neato_no_op)}"] if neato_no_op else []
-        data = run(self.source, spec, engine or self.engine, extra)
+        data = run(self.source, _spec(format or self.format, renderer, formatter),
+                   engine or self.engine, _no_op(neato_no_op))
         return data.decode(encoding) if encoding else data
+
+    def _render(self, engine: str, format: Optional[str] = None,  # noqa: A002
+                filepath: Union[str, os.PathLike, None] = None, renderer: Optional[str] = None,
+                formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
+                quiet: bool = False, *, outfile: Union[str, os.PathLike, None] = None,
+                raise_if_result_exists: bool = False, overwrite_filepath: bool = False) -> str:
+        """What ``render`` (and ``view``) call once the source file is saved: lay out
+        ``filepath`` with our renderer into ``outfile`` (or ``filepath.format``)."""
+        source = Path(filepath)
+        if outfile is not None:
+            out = Path(outfile)
+            format = format or out.suffix.lstrip(".")
+        else:
+            out = source.with_name(f"{source.name}.{'.'.join(x for x in (format, renderer, formatter) if x)}")
+        if raise_if_result_exists and out.exists():
+            raise FileExistsError(f"output file exists: {str(out)!r}")
+        if not overwrite_filepath and out.resolve() == source.resolve():
+            raise ValueError(f"outfile {out.name!r} must be different from input file {source.name!r}")
+        text = source.read_text(encoding=self.encoding)
+        out.write_bytes(run(text, _spec(format, renderer, formatter), engine, _no_op(neato_no_op)))
+        return str(out)
+
+
+def _spec(format: Optional[str], renderer: Optional[str], formatter: Optional[str]) -> str:  # noqa: A002
+    return ":".join(x for x in (format, renderer, formatter) if x)
+
+
+def _no_op(neato_no_op: Union[bool, int, None]) -> List[str]:
+    return [f"-n{int(neato_no_op)}"] if neato_no_op else []
 
 
 def fmt(x: float) -> str:
@@ -128,28 +157,15 @@ def _role(v: Value) -> str:
     return "computed"
 
 
-def _name(v: Value) -> str:
-    """What the label cell says: the user's label, else a name from the nn tag."""
-    if v.label:
-        return v.label
-    tag, kind = v.tag, _kind(v.tag)
-    if kind in ("u", "o", "loss"):
-        return "Err" if kind == "loss" else kind
-    if kind == "bias":
-        return "b"
-    if kind == "theta":
-        return f"θ[{tag[3]}]" if len(tag) >= 4 else "θ"
-    if kind == "input":
-        return f"x[{tag[1]}]" if len(tag) >= 2 else "x"
-    return ""
-
-
-def _grad_fill(g: float) -> str:
-    if g != g or g in (math.inf, -math.inf):
+def grad_fill(g: float) -> str:
+    """The fill for a grad cell: the bin of the number as printed (``fmt``), so a grad shown
+    as ``1`` is coloured as 1 even when it is 0.9999999999999996."""
+    shown = float(fmt(g))
+    if shown != shown or shown in (math.inf, -math.inf):
         return _BAD[0]
-    if g == 0.0:
+    if shown == 0.0:
         return _ZERO[0]
-    a = abs(g)
+    a = abs(shown)
     for bound, fill, _ in _GRAD_BINS:
         if a < bound:
             return fill
@@ -215,43 +231,36 @@ def _select(root: Value, depth: Optional[int]) -> Tuple[List[Value], set]:
     return order, cut
 
 
-def _table(cells: Sequence[str], border: int) -> str:
-    return (f'<<table border="{border}" cellborder="1" cellspacing="0" cellpadding="4" color="#475569">'
-            f'<tr>{"".join(cells)}</tr></table>>')
-
-
-def _value_label(v: Value, role: str, is_root: bool, health: bool, root_name: str) -> str:
-    cells = []
-    name = _name(v)
-    if name or role in _ROLES:
-        fill = f' bgcolor="{_ROLES[role][0]}"' if role in _ROLES else ""
-        cells.append(f"<td{fill}><b>{_esc(name)}</b></td>" if name else f"<td{fill}> </td>")
+def _value_label(v: Value, name: str, role: str, is_root: bool, health: bool, delta: bool) -> str:
+    """A value's record, two rows so that it stays narrow: its name, then ``data | grad``
+    (a neuron's u under a loss shows its grad as δ = ∂Err/∂u)."""
+    fill = f' bgcolor="{_ROLES[role][0]}"' if role in _ROLES else ""
     data_fill = f' bgcolor="{_BAD[0]}"' if not math.isfinite(v.data) else ""
-    cells.append(f"<td{data_fill}>data {fmt(v.data)}</td>")
-    if _kind(v.tag) == "u":
-        grad_text = f"δ = ∂{_esc(root_name)}/∂u = {fmt(v.grad)}"
-    else:
-        grad_text = f"grad {fmt(v.grad)}"
+    grad_text = f"δ = ∂Err/∂u = {fmt(v.grad)}" if delta and _kind(v.tag) == "u" else f"grad {fmt(v.grad)}"
     grad_attrs = ""
     if health:
-        grad_attrs = f' bgcolor="{_grad_fill(v.grad)}"' + (' style="dashed"' if v.grad == 0.0 else "")
-    cells.append(f"<td{grad_attrs}>{grad_text}</td>")
-    return _table(cells, 2 if is_root else 0)
+        grad_attrs = f' bgcolor="{grad_fill(v.grad)}"' + (' style="dashed"' if v.grad == 0.0 else "")
+    cells = f"<tr><td{data_fill}>data {fmt(v.data)}</td><td{grad_attrs}>{grad_text}</td></tr>"
+    return (f'<<table border="{2 if is_root else 0}" cellborder="1" cellspacing="0" cellpadding="3" '
+            f'color="#475569"><tr><td{fill}><b>{_esc(name)}</b></td></tr><tr><td border="0" '
+            f'cellpadding="0"><table border="0" cellborder="1" cellspacing="0" cellpadding="3" '
+            f'color="#475569">{cells}</table></td></tr></table>>')
 
 
 def _op_label(v: Value, show_rules: bool, cut: bool) -> str:
-    lines = []
-    if show_rules:
-        lines = [_esc(x) for x in _rule_lines(v)]
+    """An op's small rounded box: its symbol, then one row per derivative rule (from the
+    op table) and a note where ``depth`` cut its inputs off."""
+    lines = [_esc(x) for x in _rule_lines(v)] if show_rules else []
     if cut:
         lines.append("inputs beyond depth")
-    if not lines:
-        return _symbol(v)
-    small = "<br/>".join(lines)
-    return f'<<b>{_esc(_symbol(v))}</b><br/><font point-size="9" color="#475569">{small}</font>>'
+    rows = "".join(f'<tr><td><font point-size="9" color="#475569">{line}</font></td></tr>' for line in lines)
+    style = "rounded,dashed" if cut else "rounded"
+    return (f'<<table border="1" style="{style}" cellborder="0" cellspacing="0" cellpadding="1" '
+            f'bgcolor="#f1f5f9" color="#94a3b8"><tr><td><b>{_esc(_symbol(v))}</b></td></tr>{rows}</table>>')
 
 
-def _legend(roles: set, show_local: bool, has_u: bool, backward_done: bool, root_name: str) -> str:
+def _legend(roles: set, show_local: bool, has_u: bool, backward_done: bool, root_name: str,
+            note: Optional[str] = None) -> str:
     """A small key laid out as a grid: how to read a record, the roles present, the grad colours."""
     def swatch(fill: str, text: str, dashed: bool = False) -> str:
         style = ' style="dashed"' if dashed else ""
@@ -262,7 +271,9 @@ def _legend(roles: set, show_local: bool, has_u: bool, backward_done: bool, root
 
     # Each row: its first cell, then either a sentence (str) or swatch cells (list).
     rows: List[Tuple[str, Union[str, List[str]]]] = []
-    reading = f"each value: label | data | grad, where grad = ∂{root_name}/∂value"
+    if note:
+        rows.append(("<td></td>", note))
+    reading = f"each value: its name, then data | grad, where grad = ∂{root_name}/∂value"
     if show_local:
         reading += ";  ∂ on an arrow: the local derivative ∂out/∂input"
     rows.append(("<td><b>how to read this graph</b></td>", reading))
@@ -286,8 +297,8 @@ def _legend(roles: set, show_local: bool, has_u: bool, backward_done: bool, root
         else:
             cells = "".join(rest) + (f'<td colspan="{width - len(rest)}"></td>' if len(rest) < width else "")
         out.append(f"<tr>{first}{cells}</tr>")
-    return ('<<table border="1" cellborder="0" cellspacing="3" cellpadding="2" color="#cbd5e1">'
-            + "".join(out) + "</table>>")
+    return ('<<table id="legend" border="1" cellborder="0" cellspacing="3" cellpadding="2" '
+            'color="#cbd5e1">' + "".join(out) + "</table>>")
 
 
 def _check_options(root: object, rankdir: str, max_nodes: int, depth: Optional[int]) -> None:
@@ -302,12 +313,14 @@ def _check_options(root: object, rankdir: str, max_nodes: int, depth: Optional[i
 
 
 def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_rules: bool = True,
-           health: bool = True, max_nodes: int = 1000, depth: Optional[int] = None) -> Drawing:
+           health: bool = True, max_nodes: int = 1000, depth: Optional[int] = None,
+           note: Optional[str] = None) -> Drawing:
     """The graph that computed ``root`` as a ``graphviz.Digraph`` (a ``Drawing``).
 
     ``show_local``: ∂out/∂input on each input edge.  ``show_rules``: each op's derivative
     rule on its node.  ``health``: grad cells coloured by |grad| on a log scale, plus a
-    legend.  ``depth``: draw only values at most that many ops up from ``root``.  Graphs
+    legend below the graph.  ``depth``: draw only values at most that many ops up from
+    ``root``.  ``note``: a line of text under the graph, above the legend.  Graphs
     with more than ``max_nodes`` values raise ``GraphTooLargeError``.  Node names come from
     the topological order, so the same graph always gives the same source.
     """
@@ -319,13 +332,14 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
             f"pass max_nodes={len(order)} (rendering may be slow), or draw the part near one value "
             f"with depth=, e.g. viz.to_dot(value, depth=3)", len(order), max_nodes)
     names = {v: f"n{i}" for i, v in enumerate(order)}
-    kind = _kind(root.tag)
-    root_name = "Err" if kind == "loss" else (root.label or "out")
+    shown = node_names(root) if cut else node_names(root, order)
+    delta = _kind(root.tag) == "loss"
+    root_name = shown[root]
     backward_done = health and any(v.grad != 0.0 for v in order)
 
-    g = Drawing("deltagrad", graph_attr={
+    g = Drawing("deltagrad", format="svg", graph_attr={
         "rankdir": rankdir, "fontname": _FONT, "fontsize": "11", "nodesep": "0.2",
-        "ranksep": "0.3", "bgcolor": "white"},
+        "ranksep": "0.15", "bgcolor": "white"},
         node_attr={"fontname": _FONT, "fontsize": "11"},
         edge_attr={"fontname": _FONT, "fontsize": "10", "color": "#64748b", "arrowsize": "0.6"})
 
@@ -350,14 +364,12 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
                                  "margin": "0.06,0.02", "label": fmt(v.data)}))
             continue
         where.append((name, {"shape": "plain", "label": _value_label(
-            v, role, v is root, backward_done, root_name)}))
+            v, shown[v], role, v is root, backward_done, delta)}))
         if not v.parents:
             continue
         op = name + "op"
         is_cut = v in cut
-        where.append((op, {"shape": "box", "style": "rounded,filled,dashed" if is_cut else "rounded,filled",
-                           "fillcolor": "#f1f5f9", "color": "#94a3b8", "margin": "0.06,0.03",
-                           "height": "0.3", "width": "0.3", "label": _op_label(v, show_rules, is_cut)}))
+        where.append((op, {"shape": "plain", "label": _op_label(v, show_rules, is_cut)}))
         edges.append((op, name, {}))
         if is_cut:
             continue
@@ -383,6 +395,8 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
     for tail, head, attrs in edges:
         g.edge(tail, head, **attrs)
     if health:
-        g.node("legend", shape="plain", fontsize="9",
-               label=_legend(roles, show_local, has_u, backward_done, root_name))
+        g.attr(labelloc="b", labeljust="l", fontsize="9",
+               label=_legend(roles, show_local, has_u and delta, backward_done, root_name, note))
+    elif note:
+        g.attr(labelloc="b", labeljust="l", fontsize="9", label=note)
     return g

@@ -1,0 +1,98 @@
+"""The pictures as a person sees them: each SVG opened in headless Chromium at 100% zoom,
+its canvas measured and every text box checked (at least 10 px, none overlapping another,
+none outside the canvas)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict
+
+import pytest
+
+import nn
+import viz
+from autograd import Value
+
+GALLERY = Path(__file__).resolve().parents[2] / "viz" / "gallery"
+README_COLUMN = 880  # px: the width GitHub gives a README's pictures
+
+
+def micrograd_l() -> Value:
+    """micrograd's L = (a*b + c)*f, after backward."""
+    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
+    e = a * b
+    e.label = "e"
+    d = e + c
+    d.label = "d"
+    loss = d * f
+    loss.label = "L"
+    loss.backward()
+    return loss
+
+
+def network(sizes, **options) -> viz.Drawing:
+    model = nn.MLP(2, sizes, activation="tanh", seed=1)
+    return viz.network(model, [0.5, -0.2], y=1.0, **options)
+
+
+def demo_model_depth3() -> viz.Drawing:
+    """The op-level graph of the demo model's shape (2-16-16-1), 3 ops up from its output."""
+    model = nn.MLP(2, [16, 16, 1], activation="relu", seed=1337)
+    out = model([0.5, 0.2])
+    out.backward()
+    return viz.to_dot(out, depth=3)
+
+
+#: name -> (what draws it, the widest its canvas may be in CSS px at 100% zoom)
+PICTURES: Dict[str, tuple] = {
+    "L = (a*b + c)*f": (lambda: viz.to_dot(micrograd_l()), 1200),
+    "network 2-2-1": (lambda: network([2, 1]), README_COLUMN),
+    "network 2-4-1": (lambda: network([4, 1]), README_COLUMN),
+    "network 2-16-16-1": (lambda: network([16, 16, 1]), README_COLUMN),
+    "network 2-64-64-2 (elided)": (lambda: viz.network(nn.MLP(2, [64, 64, 2], seed=0), [0.5, 0.2],
+                                                       y=[1.0, 0.0]), README_COLUMN),
+    "network 2-64-1, all 64 drawn": (lambda: network([64, 1], max_neurons=None), README_COLUMN),
+    "op graph of 2-16-16-1, depth 3": (demo_model_depth3, 1800),
+}
+
+
+def check(page, measure, path: Path, max_width: float) -> dict:
+    page.goto(path.as_uri())
+    canvas = page.evaluate("() => { const r = document.querySelector('svg').getBoundingClientRect();"
+                           " return {w: r.width, h: r.height}; }")
+    boxes = measure.text_boxes(page)
+    assert boxes, f"{path.name}: no text"
+    small = [(b["text"], round(b["px"], 1)) for b in boxes if b["px"] < 10]
+    outside = [b["text"] for b in boxes if b["x"] < 0 or b["y"] < 0 or b["x"] + b["w"] > canvas["w"] + 0.5
+               or b["y"] + b["h"] > canvas["h"] + 0.5]
+    assert not small, f"{path.name}: text under 10 px: {small[:5]}"
+    assert not outside, f"{path.name}: text outside the canvas: {outside[:5]}"
+    assert not measure.overlaps(boxes), f"{path.name}: overlapping text: {measure.overlaps(boxes)[:5]}"
+    assert canvas["w"] <= max_width, f"{path.name}: {canvas['w']:.0f} px wide, more than {max_width}"
+    assert not page.console_errors
+    return canvas
+
+
+@pytest.mark.parametrize("name", list(PICTURES))
+def test_pictures_fit_and_every_text_is_readable(page, measure, tmp_path, name):
+    draw: Callable[[], viz.Drawing]
+    draw, max_width = PICTURES[name]
+    path = Path(viz.render(draw(), tmp_path / "picture.svg"))
+    check(page, measure, path, max_width)
+
+
+@pytest.mark.parametrize("name, max_width", [("graph.svg", 1200), ("network_diagram.svg", README_COLUMN),
+                                             ("network.svg", README_COLUMN)])
+def test_gallery_pictures_fit_and_every_text_is_readable(page, measure, name, max_width):
+    check(page, measure, GALLERY / name, max_width)
+
+
+def test_edge_tooltips_are_what_the_browser_shows(page, tmp_path):
+    """Pointing at a weight shows θ and ∂Err/∂θ: the link around the line carries the title."""
+    path = Path(viz.render(network([2, 1]), tmp_path / "n.svg"))
+    page.goto(path.as_uri())
+    titles = page.evaluate("() => Array.from(document.querySelectorAll('g.edge a'))"
+                           ".map(a => a.getAttributeNS('http://www.w3.org/1999/xlink', 'title'))")
+    assert len(titles) == 2 * 2 + 2 * 1 + 1
+    assert all(t.startswith("θ[") and "∂Err/∂θ = δ·o = " in t for t in titles[:-1])
+    assert titles[-1].startswith("ŷ = o = ")
