@@ -317,7 +317,7 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
       none for mse), "sign", "argmax", None or ``f(prediction, label) -> bool``.
     - ``health``: record ``nn.health(model, X, y, loss)`` after every epoch (one more pass).
     - ``compile``: forward, Err and backward as code ``autograd.compile`` generated, about
-      ten times faster after a one-off compile; see ``nn.compiled_step`` for its limits.
+      ten times faster after a one-off compile; its limits: ``nn.compiled_step``, docs/compile.md.
     - ``verbose``: progress on stderr (an updating line on a terminal, else every 10% of epochs).
     """
     loss_fn, acc_fn = _loss_and_accuracy(loss, accuracy)
