@@ -1,10 +1,10 @@
 """``fit``: the training loop, with progress display, and ``evaluate``.
 
-One optimiser step is: forward every sample of the batch, ``Err`` from the loss (plus
-an optional L2 penalty), ``backward()``, optional clipping, ``optimizer.step()``.  ``fit``
-builds that step once as a function and calls it for each batch: ``_eager_step`` builds
-the graph every time, ``_compiled_step`` (``fit(..., compile=True)``) runs code that
-``autograd.compile`` generated from the graph of a batch like it.
+One optimiser step is the textbook's: forward every sample of the batch, ``Err`` from
+the loss (plus an optional L2 penalty), backward, optional clipping, update.  Forward,
+Err and backward are the step, ``step(xb, yb) -> (Err, predictions)``: ``_eager_step``
+builds the graph every time, ``nn.compiled_step.CompiledStep`` (``compile=True``) runs
+code that ``autograd.compile`` generated from the graph of a batch like it.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ import numbers
 import random
 import sys
 import time
-import warnings
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
-from itertools import chain
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from autograd import Value, dot, no_grad
-from autograd import compile as _compile
 
 from . import losses as _losses
+from .compiled_step import CompiledStep, Objective
+from .health import health as _health
 from .optim import SGD, Adam, Optimizer, Schedule, clip_grad_norm
 
 __all__ = ["fit", "evaluate", "History", "OPTIMIZERS"]
@@ -34,6 +30,8 @@ __all__ = ["fit", "evaluate", "History", "OPTIMIZERS"]
 OPTIMIZERS = {"sgd": (SGD, 0.01), "adam": (Adam, 0.001)}
 
 Accuracy = Union[str, Callable[[Any, Any], bool], None]
+#: One step: (samples, targets) -> (Err, predictions), leaving ∂Err/∂θ in each θ.grad.
+Step = Callable[[Sequence[Any], Sequence[Any]], Tuple[float, list]]
 
 
 def _sign_correct(pred: float, label: Any) -> bool:
@@ -51,15 +49,16 @@ _AUTO_ACCURACY = {_losses.hinge: "sign", _losses.bce_with_logits: "sign",
                   _losses.cross_entropy: "argmax"}
 
 
-def _accuracy_function(accuracy: Accuracy, loss_fn: Callable[..., Value]
-                       ) -> Optional[Callable[[Any, Any], bool]]:
-    """Resolve ``accuracy``: "auto" picks by the loss (None for mse and unknown losses)."""
+def _loss_and_accuracy(loss: Union[str, Callable[..., Value]], accuracy: Accuracy
+                       ) -> Tuple[Callable[..., Value], Optional[Callable[[Any, Any], bool]]]:
+    """The loss function, and the accuracy: "auto" picks by the loss (None for mse and unknown losses)."""
+    loss_fn = _losses.resolve(loss)[1]
     if accuracy == "auto":
         accuracy = _AUTO_ACCURACY.get(loss_fn)
     if accuracy is None or callable(accuracy):
-        return accuracy
+        return loss_fn, accuracy
     try:
-        return _ACCURACY[accuracy]
+        return loss_fn, _ACCURACY[accuracy]
     except (KeyError, TypeError):
         raise ValueError(f"accuracy must be 'auto', 'sign', 'argmax', None or a function "
                          f"(prediction, label) -> bool, got {accuracy!r}") from None
@@ -81,7 +80,7 @@ class History:
     when ``clip`` is on: ``grad_norm`` (‖g‖ before clipping) and ``clipped_norm`` (after).
     Per epoch, when ``fit(..., health=True)``: ``health`` (an ``nn.HealthReport``).
     With ``fit(..., compile=True)``: ``compiled_steps`` (how many times a step was
-    compiled: once per distinct batch shape and set of targets met, see ``fit``) and
+    compiled: once per distinct batch shape and set of targets met, see ``nn.compiled_step``) and
     ``compile_seconds`` (the time that took, part of ``seconds``).
     """
 
@@ -140,42 +139,100 @@ class _Progress:
         return f"epoch {epoch:>{self.width}}/{self.epochs}  loss {loss:.6f}{acc}  {elapsed:.1f}s"
 
 
-def _clip(params: List[Value], clip: float, history: History) -> None:
-    """Clip the gradient norm to ``clip``, recording ‖g‖ before and after."""
-    history.grad_norm.append(clip_grad_norm(params, clip))
-    history.clipped_norm.append(math.hypot(*[p.grad for p in params]))
+
+# --- arguments ---------------------------------------------------------------------------
+
+def _samples(X: Sequence[Any], y: Sequence[Any], who: str) -> Tuple[List[Any], List[Any]]:
+    """``X`` and ``y`` as lists, checked to be of one non-zero length."""
+    X, y = list(X), list(y)
+    if len(y) != len(X):
+        raise ValueError(f"{who}: X has {len(X)} samples but y has {len(y)}")
+    if not X:
+        raise ValueError(f"{who}: X is empty; there is nothing to "
+                         f"{'train on' if who == 'fit' else 'evaluate'}")
+    return X, y
 
 
-def _eager_step(model: Callable[[Any], Any], loss_fn: Callable[..., Value], optimizer: Optimizer,
-                l2: float, clip: Optional[float], history: History
-                ) -> Callable[[Sequence[Any], Sequence[Any]], Tuple[float, list]]:
-    """One optimiser step on a batch, run eagerly: returns (Err, the batch's predictions).
+def _make_optimizer(optimizer: Union[str, Optimizer], lr: Optional[float], model: Any,
+                    schedule: Optional[Schedule]) -> Optimizer:
+    """The optimiser fit uses (made by name over ``model.parameters()``), checked against ``schedule``."""
+    if isinstance(optimizer, Optimizer):
+        if lr is not None:
+            raise ValueError("give lr to the optimiser you made (SGD(params, lr=...)), not to fit")
+        opt = optimizer
+    elif not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be an Optimizer (SGD, Adam) or one of "
+                         f"{', '.join(map(repr, OPTIMIZERS))}, got {optimizer!r}")
+    elif not callable(getattr(model, "parameters", None)):
+        raise TypeError(f"fit: model must have parameters() (an nn.Module), got {type(model).__name__}")
+    else:
+        cls, default_lr = OPTIMIZERS[optimizer]
+        opt = cls(model.parameters(), lr=default_lr if lr is None else lr)
+    if schedule is not None:
+        if not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a Schedule (LinearDecay, StepDecay, ...), "
+                            f"got {type(schedule).__name__}")
+        if schedule.optimizer is not opt:
+            raise ValueError("schedule drives a different optimiser than the one fit uses; "
+                             "make the schedule on the optimiser you pass to fit")
+    return opt
 
-    With ``l2`` > 0 the objective is Err + l2·Σθ² (micrograd's regularisation), the
-    penalty being one fused ``dot(θ, θ)`` node.
+
+def _check_step_options(model: Any, clip: Optional[float], l2: float, health: bool,
+                        compile: bool) -> float:
+    """Check what shapes each step (``clip``, ``l2``, ``health``, ``compile``); returns ``l2`` as a float."""
+    if clip is not None and (clip.__class__ is bool or not isinstance(clip, numbers.Real)
+                             or not clip >= 0):
+        raise ValueError(f"clip must be a max norm >= 0 or None, got {clip!r}")
+    if l2.__class__ is bool or not isinstance(l2, numbers.Real) or not 0.0 <= l2 < math.inf:
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    if health.__class__ is not bool:
+        raise TypeError(f"health must be True or False, got {type(health).__name__}: {health!r}")
+    if health and (not callable(getattr(model, "trace", None)) or not getattr(model, "layers", None)):
+        raise TypeError(f"fit(health=True) needs an nn.MLP (with .trace and .layers), "
+                        f"got {type(model).__name__}")
+    if compile.__class__ is not bool:
+        raise TypeError(f"compile must be True or False, got {type(compile).__name__}: {compile!r}")
+    return float(l2)
+
+
+# --- the step and its batches --------------------------------------------------------------
+
+def _objective(model: Callable[[Any], Any], loss_fn: Callable[..., Value], l2: float = 0.0,
+               params: Sequence[Value] = ()) -> Objective:
+    """The training objective of a batch: Err = loss(predictions, targets) + l2·Σθ².
+
+    The penalty (micrograd's regularisation) is one fused ``dot(θ, θ)`` node, left out
+    when ``l2`` is 0.  Returns ``objective(xb, yb) -> (Err, predictions)``.
+    """
+    def objective(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[Value, list]:
+        preds = [model(x) for x in xb]
+        err = loss_fn(preds, yb)
+        if l2:
+            err = err + l2 * dot(params, params)
+        return err, preds
+
+    return objective
+
+
+def _eager_step(objective: Objective, optimizer: Optimizer) -> Step:
+    """Forward, Err and backward of a batch, building the graph: returns (Err, predictions).
 
     Python's cyclic garbage collector is paused during the step: a step allocates tens
     of thousands of nodes that stay alive until it ends, and the collector would rescan
     them again and again; they hold no reference cycles (a node only refers to its
     parents), so reference counting frees the graph when the step is over.
     """
-    params = optimizer.params
-    zero_grad, update = optimizer.zero_grad, optimizer.step
+    zero_grad = optimizer.zero_grad
     isenabled, disable, enable = gc.isenabled, gc.disable, gc.enable
 
     def step(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[float, list]:
         collecting = isenabled()
         disable()
         try:
-            preds = [model(x) for x in xb]
-            err = loss_fn(preds, yb)
-            if l2:
-                err = err + l2 * dot(params, params)
+            err, preds = objective(xb, yb)
             zero_grad()
             err.backward()
-            if clip is not None:
-                _clip(params, clip, history)
-            update()
         finally:
             if collecting:
                 enable()
@@ -184,177 +241,41 @@ def _eager_step(model: Callable[[Any], Any], loss_fn: Callable[..., Value], opti
     return step
 
 
-#: How many compiled steps ``fit(compile=True)`` keeps; the least recently used goes first.
-COMPILE_CACHE_SIZE = 64
-#: fit warns (once) when at least this many compiles were needed ...
-_WARN_COMPILES = 16
-# ... and more than half of the steps so far needed one.
+class _Batches:
+    """An epoch's batches as (samples, targets, labels); iterating again starts the next epoch.
 
-
-def _hashable(target: Any) -> Any:
-    """A target as a dictionary key: lists (several outputs' targets) become tuples."""
-    if target.__class__ is list or target.__class__ is tuple:
-        return tuple(map(_hashable, target))
-    return target
-
-
-def _target_keys(y: Sequence[Any]) -> List[Any]:
-    """Every target as a key (checked hashable), for a compiled step's cache."""
-    keys = [_hashable(t) for t in y]
-    for i, k in enumerate(keys):
-        try:
-            hash(k)
-        except TypeError:
-            raise TypeError(f"fit(compile=True): targets must be numbers or lists of numbers "
-                            f"(they are written into the compiled step), got y[{i}] = "
-                            f"{type(y[i]).__name__}: {y[i]!r:.80}") from None
-    return keys
-
-
-def _float_rows(X: Sequence[Any]) -> List[List[float]]:
-    """The samples as lists of floats, all of one length: a compiled step's inputs."""
-    rows: List[List[float]] = []
-    for i, x in enumerate(X):
-        if x.__class__ is not list and x.__class__ is not tuple:
-            if isinstance(x, (str, bytes, Mapping, AbstractSet)) or not isinstance(x, Iterable):
-                raise TypeError(f"fit(compile=True): X[{i}] must be a list of numbers, got "
-                                f"{type(x).__name__}: {x!r:.80}")
-            x = list(x)  # any other iterable, as the model itself accepts
-        row = []
-        for j, v in enumerate(x):
-            if v.__class__ is not float:
-                if v.__class__ is bool or not isinstance(v, numbers.Real):
-                    raise TypeError(
-                        f"fit(compile=True): X[{i}][{j}] must be a number, got {type(v).__name__}: "
-                        f"{v!r:.80}; a compiled step takes the samples as plain numbers "
-                        "(use compile=False to train on Values)")
-                v = float(v)
-            row.append(v)
-        if rows and len(row) != len(rows[0]):
-            raise ValueError(f"fit(compile=True): X[{i}] has {len(row)} numbers but X[0] has "
-                             f"{len(rows[0])}; every sample needs the same number of inputs")
-        rows.append(row)
-    return rows
-
-
-def _float_targets(y: Sequence[Any]) -> Optional[List[Any]]:
-    """mse's targets as floats (or lists of k floats), to be traced as inputs; None if not all so."""
-    out: List[Any] = []
-    width = -1
-    for t in y:
-        if t.__class__ is list or t.__class__ is tuple:
-            if any(v.__class__ is bool or not isinstance(v, numbers.Real) for v in t):
-                return None
-            t, k = [float(v) for v in t], len(t)
-        elif t.__class__ is bool or not isinstance(t, numbers.Real):
-            return None
-        else:
-            t, k = float(t), -1
-        if out and k != width:
-            return None
-        out.append(t)
-        width = k
-    return out
-
-
-def _compiled_step(model: Callable[[Any], Any], loss_fn: Callable[..., Value], optimizer: Optimizer,
-                   l2: float, clip: Optional[float], history: History, traced_targets: bool
-                   ) -> Callable[[Sequence[Any], Sequence[Any]], Tuple[float, list]]:
-    """``_eager_step``'s step, run as code ``autograd.compile`` generated: the same numbers.
-
-    The samples (rows of floats, see ``_float_rows``) are the compiled inputs.  The
-    targets are written into the code, since losses choose their formula by the label
-    (hinge's 1 − s or 1 + s); so there is one compiled step per batch of targets, kept
-    in a cache keyed by the targets.  With ``traced_targets`` (mse, whose formula
-    (y − ŷ)² does not depend on y's value; targets from ``_float_targets``) the targets
-    are inputs too and only the batch size picks the step.  Each compiled call adds
-    ∂Err/∂θ into ``θ.grad`` and returns (Err, the predictions' numbers).
+    Full batch (``batch_size`` None or >= the sample count): the whole set, in order.
+    Mini-batches: each epoch shuffles the previous epoch's order with a private
+    ``random.Random(seed)``, then sorts each batch by ``regroup`` (stable) if given.
+    ``labels`` are the targets as given, for the accuracy (``y`` may be a step's copy).
     """
-    params = optimizer.params
-    zero_grad, update = optimizer.zero_grad, optimizer.step
-    cache: OrderedDict[Any, Any] = OrderedDict()
-    steps = 0
-    warned = False
 
-    def objective_for(n: int, d: int, yb: Sequence[Any]) -> Callable[..., Tuple[Value, list]]:
-        def objective(*flat: Value) -> Tuple[Value, list]:
-            rows = [list(flat[i * d:(i + 1) * d]) for i in range(n)]
-            targets = yb
-            if traced_targets:
-                ys = flat[n * d:]
-                k = len(ys) // n
-                targets = list(ys) if yb[0].__class__ is float else [list(ys[i * k:(i + 1) * k])
-                                                                     for i in range(n)]
-            preds = [model(x) for x in rows]
-            err = loss_fn(preds, targets)
-            if l2:
-                err = err + l2 * dot(params, params)
-            return err, preds
-        return objective
+    def __init__(self, X: Sequence[Any], y: Sequence[Any], labels: Sequence[Any],
+                 batch_size: Optional[int], seed: Optional[int],
+                 regroup: Optional[Callable[[int], Any]] = None) -> None:
+        self.X, self.y, self.labels, self.regroup = X, y, labels, regroup
+        self.size = None if batch_size is None or batch_size >= len(X) else batch_size
+        self.rng = random.Random(seed)
+        self.order = list(range(len(X)))
 
-    def build(xb: Sequence[List[float]], yb: Sequence[Any], flat: List[float]) -> Any:
-        start = time.perf_counter()
-        objective = objective_for(len(xb), len(xb[0]), yb)
-        try:
-            compiled = _compile(objective, flat, has_aux=True)
-        except Exception as e:  # sorted out below, outside this handler
-            failure = e
-        else:
-            history.compiled_steps += 1
-            history.compile_seconds += time.perf_counter() - start
-            return compiled
-        # The eager step raises what it raises (bad labels, log of 0, ...) as compile=False
-        # would; only what fails under tracing alone is compile's own limit.
-        _eager_objective(model, loss_fn, l2, params, xb, yb)
-        raise TypeError(f"fit(compile=True) cannot trace a training step of this model and loss, "
-                        f"which eager mode runs; use compile=False. Tracing said: {failure}"
-                        ) from failure
-
-    def step(xb: Sequence[List[float]], yb: Sequence[Any]) -> Tuple[float, list]:
-        nonlocal steps, warned
-        steps += 1
-        if traced_targets:
-            key: Any = len(xb)
-            flat = list(chain.from_iterable(xb))
-            flat.extend(yb if yb[0].__class__ is float else chain.from_iterable(yb))
-        else:
-            key = tuple(yb)
-            try:
-                hash(key)
-            except TypeError:
-                key = tuple(map(_hashable, yb))
-            flat = list(chain.from_iterable(xb))
-        compiled = cache.get(key)
-        if compiled is None:
-            compiled = cache[key] = build(xb, yb, flat)
-            if len(cache) > COMPILE_CACHE_SIZE:
-                cache.popitem(last=False)
-            if not warned and history.compiled_steps >= _WARN_COMPILES and 2 * history.compiled_steps > steps:
-                warned = True
-                warnings.warn(
-                    f"fit(compile=True): {history.compiled_steps} of the first {steps} steps had "
-                    f"to compile a new step ({history.compile_seconds:.1f} s so far). The batch's "
-                    "targets are written into the compiled code and here they keep changing (many "
-                    "distinct targets, or many mixes of labels per mini-batch), so compiling costs "
-                    "more than it saves; use compile=False or full batches (batch_size=None).",
-                    RuntimeWarning, stacklevel=3)
-        else:
-            cache.move_to_end(key)
-        zero_grad()
-        err, preds = compiled(*flat)
-        if clip is not None:
-            _clip(params, clip, history)
-        update()
-        return err, preds
-
-    return step
+    def __iter__(self) -> Iterator[Tuple[Sequence[Any], Sequence[Any], Sequence[Any]]]:
+        X, y, labels, size, order = self.X, self.y, self.labels, self.size, self.order
+        if size is None:
+            yield X, y, labels
+            return
+        self.rng.shuffle(order)
+        for start in range(0, len(order), size):
+            idx = order[start:start + size]
+            if self.regroup is not None:  # equal targets together: fewer compiled steps
+                idx = sorted(idx, key=self.regroup)
+            yb = [y[i] for i in idx]
+            yield [X[i] for i in idx], yb, yb if y is labels else [labels[i] for i in idx]
 
 
-def _eager_objective(model: Callable[[Any], Any], loss_fn: Callable[..., Value], l2: float,
-                     params: List[Value], xb: Sequence[Any], yb: Sequence[Any]) -> Value:
-    """The batch's Err (+ l2·Σθ²), built eagerly: raises whatever the eager step would."""
-    err = loss_fn([model(x) for x in xb], yb)
-    return err + l2 * dot(params, params) if l2 else err
+def _clip(params: List[Value], clip: float, history: History) -> None:
+    """Clip the gradient norm to ``clip``, recording ‖g‖ before and after."""
+    history.grad_norm.append(clip_grad_norm(params, clip))
+    history.clipped_norm.append(math.hypot(*[p.grad for p in params]))
 
 
 def _data(pred: Any) -> Any:
@@ -366,19 +287,13 @@ def _data(pred: Any) -> Any:
     return pred
 
 
-def _make_optimizer(optimizer: Union[str, Optimizer], lr: Optional[float], model: Any) -> Optimizer:
-    if isinstance(optimizer, Optimizer):
-        if lr is not None:
-            raise ValueError("give lr to the optimiser you made (SGD(params, lr=...)), not to fit")
-        return optimizer
-    if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be an Optimizer (SGD, Adam) or one of "
-                         f"{', '.join(map(repr, OPTIMIZERS))}, got {optimizer!r}")
-    if not callable(getattr(model, "parameters", None)):
-        raise TypeError(f"fit: model must have parameters() (an nn.Module), got {type(model).__name__}")
-    cls, default_lr = OPTIMIZERS[optimizer]
-    return cls(model.parameters(), lr=default_lr if lr is None else lr)
+def _count_correct(acc_fn: Callable[[Any, Any], bool], preds: Sequence[Any],
+                   labels: Sequence[Any]) -> int:
+    """How many predictions ``acc_fn`` calls right."""
+    return sum(1 for p, t in zip(preds, labels) if acc_fn(_data(p), t))
 
+
+# --- fit and evaluate ------------------------------------------------------------------
 
 def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
         loss: Union[str, Callable[..., Value]] = "mse",
@@ -389,129 +304,60 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
         compile: bool = False, verbose: bool = True) -> History:
     """Train ``model`` on samples ``X`` with targets ``y``; returns a ``History``.
 
+    For each epoch, for each batch: forward, Err (the loss + ``l2``·Σθ², micrograd's
+    ``alpha``), backward, ``clip``, update, ``schedule``; then the epoch goes in the history.
+
     - ``loss``: a function ``(predictions, targets) -> Err`` or a name from ``nn.LOSSES``.
-    - ``optimizer``: an ``SGD``/``Adam`` you made, or ``"sgd"``/``"adam"`` with ``lr``
-      (default 0.01 for SGD, 0.001 for Adam) over ``model.parameters()``.
-    - ``batch_size``: None trains on the whole set each step (full batch, in order);
-      otherwise each epoch shuffles (with a private ``random.Random(seed)``) and steps
-      once per mini-batch.
-    - ``schedule``: a schedule on ``optimizer``, stepped after every optimiser step.
-    - ``clip``: max norm for ``clip_grad_norm`` before each update (norms go in the history).
-    - ``l2``: adds ``l2·Σθ²`` to the loss, as micrograd's demo does (its ``alpha``).
-    - ``accuracy``: "auto" (sign of the score for hinge and bce, argmax for
-      cross_entropy, none for mse), "sign", "argmax", None or ``f(prediction, label)``.
-    - ``health``: after every epoch, record ``nn.health(model, X, y, loss)`` (per-layer
-      gradient norms, mean |δ|, dead and saturated units, vanishing/exploding flags) in
-      ``history.health``; it costs one more traced forward and backward pass over ``X``.
-    - ``compile``: run each step as code generated by ``autograd.compile`` from the
-      step's graph (about ten times faster on micrograd's demo, after a one-off compile
-      whose time grows with the batch: ~1 s for 100 samples of an MLP 2-16-16-1).  The
-      samples are the compiled inputs.  The targets are written into the code, because
-      losses pick their formula by the label, so fit compiles a step per distinct batch
-      of targets and keeps the last ``COMPILE_CACHE_SIZE`` (64); ``history.compiled_steps``
-      counts the compiles.  Full batch: one compile, and the same numbers as eager, bit
-      for bit.  Mini-batches: each batch's samples are regrouped by target (a stable
-      sort), so a step only depends on how many samples have each label (two classes,
-      batches of B: at most B + 1 steps); the loss then adds the same terms in another
-      order, so results match eager up to rounding (~1e-15 relative per step).  mse
-      takes the targets as inputs instead: one compile per batch size, no regrouping.
-      With many distinct targets per batch (a custom loss on real-valued targets, many
-      classes in mini-batches) compiling costs more than it saves, and a RuntimeWarning
-      says so.  ``cross_entropy`` subtracts the largest logit as a constant, which the
-      compiled step freezes at its trace-time value: the loss is mathematically the
-      same, equal to eager up to rounding, but no longer guarded against overflow for
-      logits hundreds above the trace-time ones.  Samples must be plain numbers; a loss
-      or model that needs a Value's number in Python (``float(v)``, ``v > 0``) cannot be
-      traced (a TypeError says so), and Python decisions on ``.data`` are frozen.
-      ``detect_anomaly()`` does not see inside compiled code: hunt NaNs with compile=False.
-    - ``verbose``: progress on stderr: one updating line on a terminal, else a line
-      every 10% of the epochs.
+    - ``optimizer``: an ``SGD``/``Adam`` you made, or "sgd"/"adam" over
+      ``model.parameters()`` with ``lr`` (default 0.01 for SGD, 0.001 for Adam).
+    - ``batch_size``: None is the whole set each step, in order; else mini-batches,
+      shuffled every epoch by a private ``random.Random(seed)``.
+    - ``clip``: max norm for ``clip_grad_norm`` before each update (norms are recorded).
+    - ``accuracy``: "auto" (sign of the score for hinge and bce, argmax for cross_entropy,
+      none for mse), "sign", "argmax", None or ``f(prediction, label) -> bool``.
+    - ``health``: record ``nn.health(model, X, y, loss)`` after every epoch (one more pass).
+    - ``compile``: forward, Err and backward as code ``autograd.compile`` generated, about
+      ten times faster after a one-off compile; its limits: ``nn.compiled_step``, docs/compile.md.
+    - ``verbose``: progress on stderr (an updating line on a terminal, else every 10% of epochs).
     """
-    loss_fn = _losses.resolve(loss)[1]
-    acc_fn = _accuracy_function(accuracy, loss_fn)
-    X, y = list(X), list(y)
-    n = len(X)
-    if len(y) != n:
-        raise ValueError(f"fit: X has {n} samples but y has {len(y)}")
-    if n == 0:
-        raise ValueError("fit: X is empty; there is nothing to train on")
+    loss_fn, acc_fn = _loss_and_accuracy(loss, accuracy)
+    X, y = _samples(X, y, "fit")
     epochs = _positive_int(epochs, "epochs")
-    if batch_size is not None:
-        batch_size = _positive_int(batch_size, "batch_size")
-    opt = _make_optimizer(optimizer, lr, model)
-    if schedule is not None:
-        if not isinstance(schedule, Schedule):
-            raise TypeError(f"schedule must be a Schedule (LinearDecay, StepDecay, ...), "
-                            f"got {type(schedule).__name__}")
-        if schedule.optimizer is not opt:
-            raise ValueError("schedule drives a different optimiser than the one fit uses; "
-                             "make the schedule on the optimiser you pass to fit")
-    if clip is not None and (clip.__class__ is bool or not isinstance(clip, numbers.Real)
-                             or not clip >= 0):
-        raise ValueError(f"clip must be a max norm >= 0 or None, got {clip!r}")
-    if l2.__class__ is bool or not isinstance(l2, numbers.Real) or not 0.0 <= l2 < math.inf:
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-    if health.__class__ is not bool:
-        raise TypeError(f"health must be True or False, got {type(health).__name__}: {health!r}")
-    if health:
-        if not callable(getattr(model, "trace", None)) or not getattr(model, "layers", None):
-            raise TypeError(f"fit(health=True) needs an nn.MLP (with .trace and .layers), "
-                            f"got {type(model).__name__}")
-        from .health import health as measure_health
-    if compile.__class__ is not bool:
-        raise TypeError(f"compile must be True or False, got {type(compile).__name__}: {compile!r}")
+    batch_size = None if batch_size is None else _positive_int(batch_size, "batch_size")
+    opt = _make_optimizer(optimizer, lr, model, schedule)
+    l2 = _check_step_options(model, clip, l2, health, compile)
+    objective = _objective(model, loss_fn, l2, opt.params)
+    if compile:
+        step = compiled = CompiledStep(objective, opt, X, y, trace_targets=loss_fn is _losses.mse)
+        batches = _Batches(compiled.X, compiled.y, y, batch_size, seed, compiled.regroup_key)
+    else:
+        step, batches = _eager_step(objective, opt), _Batches(X, y, y, batch_size, seed)
 
     history = History()
-    full_batch = batch_size is None or batch_size >= n
-    # What the step is given (Xs, ys) and, for the accuracy, the targets as given (y).
-    Xs, ys, regroup = X, y, None
-    if compile:
-        Xs = _float_rows(X)
-        traced = _float_targets(y) if loss_fn is _losses.mse else None
-        if traced is not None:
-            ys = traced
-        else:
-            keys = _target_keys(y)
-            try:
-                sorted(keys)
-                regroup = None if full_batch else keys.__getitem__
-            except TypeError:  # targets without an order: no regrouping, only more compiles
-                pass
-        step = _compiled_step(model, loss_fn, opt, float(l2), clip, history, traced is not None)
-    else:
-        step = _eager_step(model, loss_fn, opt, float(l2), clip, history)
-    rng = random.Random(seed)
-    order = list(range(n))
     progress = _Progress(epochs, sys.stderr) if verbose else None
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         history.lr.append(opt.lr)
-        if full_batch:
-            batches = [(Xs, ys, y)]
-        else:
-            rng.shuffle(order)
-            chunks = [order[s:s + batch_size] for s in range(0, n, batch_size)]
-            if regroup is not None:  # equal targets together (stable): fewer compiled steps
-                chunks = [sorted(idx, key=regroup) for idx in chunks]
-            batches = []
-            for idx in chunks:
-                yb = [ys[i] for i in idx]
-                batches.append(([Xs[i] for i in idx], yb, yb if ys is y else [y[i] for i in idx]))
         total, correct = 0.0, 0
         for xb, yb, labels in batches:
-            err, preds = step(xb, yb)
+            err, preds = step(xb, yb)  # forward, Err, backward: θ.grad = ∂Err/∂θ
+            if clip is not None:
+                _clip(opt.params, clip, history)
+            opt.step()  # update
             if schedule is not None:
                 schedule.step()
             total += err * len(xb)
             if acc_fn is not None:
-                correct += sum(1 for p, t in zip(preds, labels) if acc_fn(_data(p), t))
-        history.loss.append(total / n)
-        history.accuracy.append(None if acc_fn is None else correct / n)
+                correct += _count_correct(acc_fn, preds, labels)
+        history.loss.append(total / len(X))
+        history.accuracy.append(None if acc_fn is None else correct / len(X))
         if health:
-            history.health.append(measure_health(model, X, y, loss=loss_fn))
+            history.health.append(_health(model, X, y, loss=loss_fn))
         history.seconds = time.perf_counter() - start
         if progress is not None:
             progress.update(epoch, history.loss[-1], history.accuracy[-1], history.seconds)
+    if compile:
+        history.compiled_steps, history.compile_seconds = compiled.compiled_steps, compiled.compile_seconds
     return history
 
 
@@ -522,16 +368,10 @@ def evaluate(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
 
     ``accuracy`` is chosen as in ``fit`` (None when there is none, as for mse).
     """
-    loss_fn = _losses.resolve(loss)[1]
-    acc_fn = _accuracy_function(accuracy, loss_fn)
-    X, y = list(X), list(y)
-    if len(y) != len(X):
-        raise ValueError(f"evaluate: X has {len(X)} samples but y has {len(y)}")
-    if not X:
-        raise ValueError("evaluate: X is empty")
+    loss_fn, acc_fn = _loss_and_accuracy(loss, accuracy)
+    X, y = _samples(X, y, "evaluate")
     with no_grad():
-        preds = [model(x) for x in X]
-        err = loss_fn(preds, y).data
+        err, preds = _objective(model, loss_fn)(X, y)
     if acc_fn is None:
-        return err, None
-    return err, sum(1 for p, t in zip(preds, y) if acc_fn(_data(p), t)) / len(X)
+        return err.data, None
+    return err.data, _count_correct(acc_fn, preds, y) / len(X)

@@ -16,7 +16,7 @@ import pytest
 
 import autograd
 import nn
-import nn.train
+import nn.compiled_step
 from autograd import Value
 from nn.data import make_moons, make_spirals
 
@@ -270,6 +270,6 @@ def test_least_recently_used_steps_are_dropped(monkeypatch):
     common = dict(loss="mse", epochs=3, batch_size=4, lr=0.01, compile=True, verbose=False)
     h = nn.fit(nn.MLP(2, [1], seed=0), X, y, **common)
     assert h.compiled_steps == 2  # batches of 4, 4, 2 each epoch
-    monkeypatch.setattr(nn.train, "COMPILE_CACHE_SIZE", 1)
+    monkeypatch.setattr(nn.compiled_step, "COMPILE_CACHE_SIZE", 1)
     h = nn.fit(nn.MLP(2, [1], seed=0), X, y, **common)
     assert h.compiled_steps == 6  # the 2-sample step pushes out the 4-sample one, and back

@@ -89,6 +89,14 @@ def test_evaluate_builds_no_graph_and_counts_right_answers():
     assert all(p.grad == 0.0 for p in w)
 
 
+def test_evaluate_checks_its_samples_like_fit():
+    model = nn.MLP(2, [1], seed=0)
+    with pytest.raises(ValueError, match=re.escape("evaluate: X has 2 samples but y has 1")):
+        nn.evaluate(model, [[0.0, 1.0], [1.0, 0.0]], [1], loss="hinge")
+    with pytest.raises(ValueError, match=re.escape("evaluate: X is empty; there is nothing to evaluate")):
+        nn.evaluate(model, [], [], loss="hinge")
+
+
 def test_mini_batches_step_per_batch_and_shuffle_with_the_seed():
     X, y = small_problem(10)
     y = [int(t) for t in y]

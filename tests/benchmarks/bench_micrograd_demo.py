@@ -31,7 +31,8 @@ from typing import Callable, Dict, List, NamedTuple, Optional
 
 import nn
 from autograd import Value, dot
-from nn.train import History, _compiled_step, _eager_step, _float_rows
+from nn.compiled_step import CompiledStep
+from nn.train import _eager_step, _objective
 
 SAMPLES, NOISE, SEED = 100, 0.1, 1337
 SIZES = [16, 16, 1]
@@ -70,11 +71,12 @@ def run_nn(w: Workload) -> Step:
     model.load_state_dict(w.state)
     opt = nn.SGD(model.parameters(), lr=LR_START)
     schedule = nn.LinearDecay(opt, LR_START, LR_END, LR_STEPS)
-    step = _eager_step(model, nn.hinge, opt, ALPHA, None, History())
+    step = _eager_step(_objective(model, nn.hinge, ALPHA, opt.params), opt)
     X, y = w.X, w.y
 
     def run(k: int) -> float:
         err, _ = step(X, y)
+        opt.step()
         schedule.step()
         return err
 
@@ -90,16 +92,17 @@ def run_fit_compiled(w: Workload) -> Step:
     model.load_state_dict(w.state)
     opt = nn.SGD(model.parameters(), lr=LR_START)
     schedule = nn.LinearDecay(opt, LR_START, LR_END, LR_STEPS)
-    history = History()
-    step = _compiled_step(model, nn.hinge, opt, ALPHA, None, history, traced_targets=False)
-    X, y = _float_rows(w.X), w.y
+    step = CompiledStep(_objective(model, nn.hinge, ALPHA, opt.params), opt, w.X, w.y,
+                        trace_targets=False)
+    X, y = step.X, step.y
 
     def run(k: int) -> float:
         err, _ = step(X, y)
+        opt.step()
         schedule.step()
         return err
 
-    run.history = history  # type: ignore[attr-defined]  (its compile time, for the report)
+    run.history = step  # type: ignore[attr-defined]  (its compile time, for the report)
     return run
 
 
