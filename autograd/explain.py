@@ -16,7 +16,7 @@ from .graph import topological_order
 from .ops import OPS
 from .value import Value
 
-__all__ = ["explain"]
+__all__ = ["explain", "node_names", "consumers", "node_lines"]
 
 
 def _num(x: float) -> str:
@@ -35,8 +35,11 @@ def _factor(x: float) -> str:
     return f"({_num(x)})" if x < 0 else _num(x)
 
 
-def _names(order: List[Value]) -> Dict[Value, str]:
-    """A node's label, or ``n<i>`` for its position in the topological order (stable per graph)."""
+def node_names(order: List[Value]) -> Dict[Value, str]:
+    """A node's label, or ``n<i>`` for its position in ``order`` (``topological_order(root)``).
+
+    The short names explain prints; drawings and the interactive page use the same ones.
+    """
     return {v: (v.label or f"n{i}") for i, v in enumerate(order)}
 
 
@@ -97,8 +100,20 @@ def _check(root: Value) -> None:
             "call .backward() on it first.")
 
 
-def _entry(node: Value, names: Dict[Value, str], start: bool,
-           uses: List[Tuple[Value, int]]) -> List[str]:
+def consumers(order: List[Value]) -> Dict[Value, List[Tuple[Value, int]]]:
+    """For each node of ``order``, the (consumer, operand position) pairs that use it,
+    newest consumer first: backward's own accumulation order, so sums match exactly."""
+    uses: Dict[Value, List[Tuple[Value, int]]] = {v: [] for v in order}
+    for node in reversed(order):
+        for pos, p in enumerate(node.parents):
+            uses[p].append((node, pos))
+    return uses
+
+
+def node_lines(node: Value, names: Dict[Value, str], start: bool,
+               uses: List[Tuple[Value, int]]) -> List[str]:
+    """explain's entry for one node: how it was computed, then its grad as Σ of
+    ``consumer.grad × ∂consumer/∂node``, one line per term (``start``: the root)."""
     name = names[node]
     if node.op in ("", "const"):
         kind = "constant" if node.op == "const" else "leaf"
@@ -147,12 +162,9 @@ def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = Non
     if limit is not None and (limit.__class__ is bool or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"explain: limit must be a positive int or None, got {limit!r}")
     order = topological_order(root)
-    names = _names(order)
-    uses: Dict[Value, List[Tuple[Value, int]]] = {v: [] for v in order}
+    names = node_names(order)
+    uses = consumers(order)
     newest_first = order[::-1]
-    for node in newest_first:  # backward's own accumulation order, so the sums match exactly
-        for pos, p in enumerate(node.parents):
-            uses[p].append((node, pos))
     shown = newest_first if limit is None else newest_first[:limit]
     rname = names[root]
     out = [f"Chain rule from {rname} = {_num(root.data)} back to its inputs "
@@ -160,7 +172,7 @@ def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = Non
            "Each node's grad = Σ over the nodes that use it of consumer.grad × ∂consumer/∂node.",
            ""]
     for node in shown:
-        out.extend(_entry(node, names, node is root, uses[node]))
+        out.extend(node_lines(node, names, node is root, uses[node]))
     hidden = len(order) - len(shown)
     if hidden:
         out.append(f"... {hidden} more node{'s' if hidden != 1 else ''} "

@@ -347,25 +347,24 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
         if role == "constant":
             where.append((name, {"shape": "box", "style": "rounded,filled", "fillcolor": _ROLES[role][0],
                                  "color": "#9ca3af", "fontsize": "10", "height": "0.25",
-                                 "margin": "0.06,0.02", "label": fmt(v.data)}))
+                                 "margin": "0.06,0.02", "label": fmt(v.data), "id": name}))
             continue
-        where.append((name, {"shape": "plain", "label": _value_label(
+        where.append((name, {"id": name, "shape": "plain", "label": _value_label(
             v, role, v is root, backward_done, root_name)}))
         if not v.parents:
             continue
         op = name + "op"
         is_cut = v in cut
         where.append((op, {"shape": "box", "style": "rounded,filled,dashed" if is_cut else "rounded,filled",
-                           "fillcolor": "#f1f5f9", "color": "#94a3b8", "margin": "0.06,0.03",
+                           "fillcolor": "#f1f5f9", "color": "#94a3b8", "margin": "0.06,0.03", "id": op,
                            "height": "0.3", "width": "0.3", "label": _op_label(v, show_rules, is_cut)}))
-        edges.append((op, name, {}))
+        edges.append((op, name, {"id": f"{name}-out"}))
         if is_cut:
             continue
-        for p, d in zip(v.parents, v.local_grads):
-            attrs = {}
+        for pos, (p, d) in enumerate(zip(v.parents, v.local_grads)):
+            attrs = {"id": f"{name}-in{pos}"}  # stable ids: the interactive page highlights by them
             if show_local:
-                attrs = {"label": f"∂ {fmt(d)}",
-                         "fontcolor": "#1d4ed8" if math.isfinite(d) else "#dc2626"}
+                attrs.update(label=f"∂ {fmt(d)}", fontcolor="#1d4ed8" if math.isfinite(d) else "#dc2626")
             edges.append((names[p], op, attrs))
 
     for name, attrs in top:
