@@ -16,7 +16,7 @@ from .graph import topological_order
 from .ops import OPS
 from .value import Value
 
-__all__ = ["explain", "node_names", "consumers", "node_lines"]
+__all__ = ["explain", "node_names", "consumers", "node_lines", "local_rule"]
 
 
 def _num(x: float) -> str:
@@ -71,7 +71,7 @@ def _expression(node: Value, ps: List[str]) -> str:
     return f"{op.symbol}({a})"
 
 
-def _rule(consumer: Value, position: int) -> str:
+def local_rule(consumer: Value, position: int) -> str:
     """The part of the consumer's op-table rule that gives ∂consumer/∂(its operand at position)."""
     op = OPS[consumer.op]
     parts = op.rule.split(", ")
@@ -139,7 +139,7 @@ def node_lines(node: Value, names: Dict[Value, str], start: bool,
         left = f"{c}.grad × ∂{c}/∂{name} = {_num(consumer.grad)} × {_factor(local)} = {_num(term)}"
         if not consumer.grad and not math.isfinite(local):
             left += " (a zero grad passes nothing on)"
-        lines.append(f"    {left:<48}  [{_rule(consumer, pos)}]")
+        lines.append(f"    {left:<48}  [{local_rule(consumer, pos)}]")
     summed = " + ".join(_num(t) for t in shown) + " = " if len(shown) > 1 else ""
     lines.append(f"    {name}.grad = {summed}{_num(total)}")
     same = total == node.grad or (math.isnan(total) and math.isnan(node.grad))

@@ -358,11 +358,11 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
         where.append((op, {"shape": "box", "style": "rounded,filled,dashed" if is_cut else "rounded,filled",
                            "fillcolor": "#f1f5f9", "color": "#94a3b8", "margin": "0.06,0.03", "id": op,
                            "height": "0.3", "width": "0.3", "label": _op_label(v, show_rules, is_cut)}))
-        edges.append((op, name, {"id": f"{name}-out"}))
+        edges.append((op, name, {"id": f"{name}_out"}))
         if is_cut:
             continue
         for pos, (p, d) in enumerate(zip(v.parents, v.local_grads)):
-            attrs = {"id": f"{name}-in{pos}"}  # stable ids: the interactive page highlights by them
+            attrs = {"id": f"{name}_in{pos}"}  # stable ids: the interactive page highlights by them
             if show_local:
                 attrs.update(label=f"∂ {fmt(d)}", fontcolor="#1d4ed8" if math.isfinite(d) else "#dc2626")
             edges.append((names[p], op, attrs))
