@@ -49,7 +49,7 @@ def _check(root: object, max_nodes: object) -> List[Value]:
     if root.is_leaf:
         raise ValueError(f"viz.html: {name} has no recorded operation, so there is no backward "
                          "pass to step through; pass the result of a computation (a loss, say)")
-    if root.grad == 0.0:
+    if root.grad == 0.0:  # the drawing sizes each grad cell for the number backward left there
         raise ValueError(f"viz.html: the gradient of {name} is 0, so backward has not run; "
                          "call .backward() on it first")
     order = topological_order(root)
@@ -196,24 +196,27 @@ def _backward_step(node: Value, grads: Dict[Value, float], ids: Dict[Value, str]
         say = f"Backward at {n} (grad {fmt(g)}): each input gets ∂{n}/∂input × {n}.grad"
     else:
         say = f"Backward at {n}: its grad is 0, so it passes nothing on"
-    return {"kind": "backward", "say": say, "node": int(i[1:]), "grad": fmt(g), "terms": terms,
+    step = {"kind": "backward", "say": say, "node": int(i[1:]), "grad": fmt(g), "terms": terms,
             "cur": [i, i + "op"], "edges": [f"{i}_in{k}" for k in range(len(node.parents))] + [i + "_out"],
-            "recv": list(dict.fromkeys(ids[p] for p in node.parents)), "set": sets}
+            "recv": list(dict.fromkeys(ids[p] for p in node.parents))}
+    if sets:
+        step["set"] = sets
+    return step
 
 
 def _backward(order: List[Value], root: Value, ids: Dict[Value, str], names: Dict[Value, str],
               cells: Dict[str, str], uses: Dict[Value, list],
               rules: Dict[str, int]) -> Tuple[List[dict], Dict[Value, float]]:
-    """The seed step, then one step per computed node in reverse topological order (the
-    order backward accumulates in, so every sum is bit-for-bit backward's)."""
+    """The seed step (``root.grad = 1``), then one step per computed node in reverse
+    topological order (the order backward accumulates in, so every sum is bit-for-bit
+    that of one ``backward()`` from zero gradients)."""
     grads = {v: 0.0 for v in order}
-    grads[root] = root.grad
+    grads[root] = 1.0
     r, rn = ids[root], names[root]
-    why = f"∂{rn}/∂{rn} = 1" if root.grad == 1.0 else "the grad passed to backward()"
-    seed = {"kind": "seed", "say": f"Backward starts at {rn}: {rn}.grad = {fmt(root.grad)} ({why})",
-            "node": int(r[1:]), "grad": fmt(root.grad), "cur": [r], "recv": [r]}
+    seed = {"kind": "seed", "say": f"Backward starts at {rn}: {rn}.grad = 1 (∂{rn}/∂{rn} = 1)",
+            "node": int(r[1:]), "grad": "1", "cur": [r], "recv": [r]}
     if r + "_g" in cells:
-        seed["set"] = [[r + "_g", cells[r + "_g"] + fmt(root.grad)]]
+        seed["set"] = [[r + "_g", cells[r + "_g"] + "1"]]
     steps = [seed]
     seen = {v: 0 for v in order}
     for node in reversed(order):
@@ -266,10 +269,12 @@ def html(root: Value, *, max_nodes: int = 1000, rankdir: str = "LR", show_rules:
          title: Optional[str] = None) -> str:
     """A self-contained HTML page that steps through ``root``'s forward and backward pass.
 
-    Call ``root.backward()`` first.  The page (inline SVG, CSS and a small script; no
-    network) shows ``viz.to_dot``'s drawing with Previous/Next/Play/Reset buttons and the
-    arrow keys; clicking a value shows its gradient as ``explain`` writes it.  Graphs with
-    more than ``max_nodes`` values raise ``GraphTooLargeError``.  Same graph, same bytes.
+    Call ``root.backward()`` first.  The page replays one backward pass from zero
+    gradients (values whose ``.grad`` differs, say after two ``backward()`` calls, are
+    counted at the end).  It is inline SVG, CSS and a small script, no network: the
+    ``viz.to_dot`` drawing, Previous/Next/Play/Reset buttons and the arrow keys; clicking
+    a value shows its gradient as ``explain`` writes it.  Graphs with more than
+    ``max_nodes`` values raise ``GraphTooLargeError``.  Same graph, same bytes.
     """
     _check(root, max_nodes)
     drawing = to_dot(root, rankdir=rankdir, show_rules=show_rules, health=False, max_nodes=max_nodes)
