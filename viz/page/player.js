@@ -51,7 +51,7 @@
       out.push(p + ".grad += ∂" + n + "/∂" + p + " × " + n + ".grad = " + factor(t[1]) + " × " +
                factor(step.grad) + " = " + t[2]);
       out.push("    " + p + ".grad: " + t[3] + " + " + factor(t[2]) + " = " + t[4] +
-               (t[5] ? "  (use " + t[5] + " of " + t[6] + ": " + p + " is used " + t[6] + " times)" : ""));
+               (t[6] ? "  (use " + t[6] + " of " + t[7] + ": " + p + " is used " + t[7] + " times)" : ""));
     });
     return out;
   }
