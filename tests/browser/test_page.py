@@ -94,7 +94,7 @@ def test_a_fan_out_value_shows_its_running_sum_mid_accumulation(page, tmp_path):
             seen.append((grad(page, ia), text))
     # Newest consumer first: + gives 1 × s.grad = 2, then × gives b × 2 = -4: 2 + (-4) = -2.
     assert [g for g, _ in seen] == [2, -2]
-    assert "a.grad: 0 + 2 = 2  (use 1 of 2: a is used 2 times)" in seen[0][1]
+    assert "a.grad: 0 + 2 = 2  (use 1 of 2)" in seen[0][1]
     assert "a.grad += ∂n2/∂a × n2.grad = (-2) × 2 = -4" in seen[1][1]
     assert "a.grad: 2 + (-4) = -2  (use 2 of 2" in seen[1][1]
     h = 1e-6  # and the end agrees with a finite difference of y(a) = 2(a·b + a)
@@ -145,9 +145,13 @@ def test_clicking_a_value_shows_explains_chain_rule_sum(page, tmp_path):
     assert page.text_content("#dg-chain-head") == "Chain rule for a"
     lines = page.text_content("#dg-chain").splitlines()
     assert lines[0] == "a = 3  (leaf)"
-    assert re.fullmatch(r"    s\.grad × ∂s/∂a = 2 × 1 = 2 +\[\+: ∂/∂b = 1\]", lines[1])
-    assert re.fullmatch(r"    n2\.grad × ∂n2/∂a = 2 × \(-2\) = -4 +\[×: ∂/∂a = b\]", lines[2])
+    assert re.fullmatch(r"    s\.grad × ∂s/∂a = 2 × 1 = 2  \[\+: ∂/∂b = 1\]", lines[1])
+    assert re.fullmatch(r"    n2\.grad × ∂n2/∂a = 2 × \(-2\) = -4  \[×: ∂/∂a = b\]", lines[2])
     assert lines[3] == "    a.grad = 2 + -4 = -2"
+    out = io.StringIO()  # the same lines explain prints, but for its padding into a column
+    order[-1].explain(limit=None, file=out)
+    entry = out.getvalue().split("\na = 3  (leaf)\n")[1].splitlines()[:3]
+    assert [re.sub(r"(\S)  +", r"\1  ", line) for line in entry] == lines[1:4]
     consumers = [names.index("s"), names.index("n2")]
     assert all("dg-use" in page.get_attribute(f"#n{i}", "class") for i in consumers)
     page.focus(f"#n{len(order) - 1}")  # by keyboard too

@@ -51,7 +51,7 @@
       out.push(p + ".grad += ∂" + n + "/∂" + p + " × " + n + ".grad = " + factor(t[1]) + " × " +
                factor(step.grad) + " = " + t[2]);
       out.push("    " + p + ".grad: " + t[3] + " + " + factor(t[2]) + " = " + t[4] +
-               (t[6] ? "  (use " + t[6] + " of " + t[7] + ": " + p + " is used " + t[7] + " times)" : ""));
+               (t[6] ? "  (use " + t[6] + " of " + t[7] + ")" : ""));
     });
     return out;
   }
@@ -110,8 +110,8 @@
     play.setAttribute("aria-pressed", "true");
     timer = setInterval(function () { if (!forward()) stop(); }, delay);
   }
-  function pad(text, width) { while (text.length < width) text += " "; return text; }
-  // explain's entry for a value: how it was computed, one line per term, then the sum.
+  // explain's entry for a value: how it was computed, one line per term, then the sum
+  // (explain pads the terms into a column for a terminal; here the rule just follows).
   function chain(i) {
     var name = D.nodes[i].name, out = [D.nodes[i].head], uses = [];
     if (seed && seed.node === i) {
@@ -120,8 +120,8 @@
     }
     terms[i].forEach(function (pair) {
       var step = pair[0], t = pair[1], c = D.nodes[step.node].name;
-      out.push("    " + pad(c + ".grad × ∂" + c + "/∂" + name + " = " + step.grad + " × " + factor(t[1]) +
-                            " = " + t[2], 48) + "  [" + D.rules[t[5]] + "]");
+      out.push("    " + c + ".grad × ∂" + c + "/∂" + name + " = " + step.grad + " × " + factor(t[1]) +
+               " = " + t[2] + "  [" + D.rules[t[5]] + "]");
       uses.push("n" + step.node);
     });
     var last = terms[i][terms[i].length - 1];
