@@ -16,7 +16,7 @@ from .graph import topological_order
 from .ops import OPS
 from .value import Value
 
-__all__ = ["explain", "node_names"]
+__all__ = ["explain", "node_names", "consumers", "node_lines", "local_rule"]
 
 
 def _num(x: float) -> str:
@@ -73,7 +73,7 @@ def _expression(node: Value, ps: List[str]) -> str:
     return f"{op.symbol}({a})"
 
 
-def _rule(consumer: Value, position: int) -> str:
+def local_rule(consumer: Value, position: int) -> str:
     """The part of the consumer's op-table rule that gives ∂consumer/∂(its operand at position)."""
     op = OPS[consumer.op]
     parts = op.rule.split(", ")
@@ -102,8 +102,20 @@ def _check(root: Value) -> None:
             "call .backward() on it first.")
 
 
-def _entry(node: Value, names: Dict[Value, str], start: bool,
-           uses: List[Tuple[Value, int]]) -> List[str]:
+def consumers(order: List[Value]) -> Dict[Value, List[Tuple[Value, int]]]:
+    """For each node of ``order``, the (consumer, operand position) pairs that use it,
+    newest consumer first: backward's own accumulation order, so sums match exactly."""
+    uses: Dict[Value, List[Tuple[Value, int]]] = {v: [] for v in order}
+    for node in reversed(order):
+        for pos, p in enumerate(node.parents):
+            uses[p].append((node, pos))
+    return uses
+
+
+def node_lines(node: Value, names: Dict[Value, str], start: bool,
+               uses: List[Tuple[Value, int]]) -> List[str]:
+    """explain's entry for one node: how it was computed, then its grad as Σ of
+    ``consumer.grad × ∂consumer/∂node``, one line per term (``start``: the root)."""
     name = names[node]
     if node.op in ("", "const"):
         kind = "constant" if node.op == "const" else "leaf"
@@ -129,7 +141,7 @@ def _entry(node: Value, names: Dict[Value, str], start: bool,
         left = f"{c}.grad × ∂{c}/∂{name} = {_num(consumer.grad)} × {_factor(local)} = {_num(term)}"
         if not consumer.grad and not math.isfinite(local):
             left += " (a zero grad passes nothing on)"
-        lines.append(f"    {left:<48}  [{_rule(consumer, pos)}]")
+        lines.append(f"    {left:<48}  [{local_rule(consumer, pos)}]")
     summed = " + ".join(_num(t) for t in shown) + " = " if len(shown) > 1 else ""
     lines.append(f"    {name}.grad = {summed}{_num(total)}")
     same = total == node.grad or (math.isnan(total) and math.isnan(node.grad))
@@ -153,11 +165,8 @@ def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = Non
         raise ValueError(f"explain: limit must be a positive int or None, got {limit!r}")
     order = topological_order(root)
     names = node_names(root, order)
-    uses: Dict[Value, List[Tuple[Value, int]]] = {v: [] for v in order}
+    uses = consumers(order)
     newest_first = order[::-1]
-    for node in newest_first:  # backward's own accumulation order, so the sums match exactly
-        for pos, p in enumerate(node.parents):
-            uses[p].append((node, pos))
     shown = newest_first if limit is None else newest_first[:limit]
     rname = names[root]
     out = [f"Chain rule from {rname} = {_num(root.data)} back to its inputs "
@@ -165,7 +174,7 @@ def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = Non
            "Each node's grad = Σ over the nodes that use it of consumer.grad × ∂consumer/∂node.",
            ""]
     for node in shown:
-        out.extend(_entry(node, names, node is root, uses[node]))
+        out.extend(node_lines(node, names, node is root, uses[node]))
     hidden = len(order) - len(shown)
     if hidden:
         out.append(f"... {hidden} more node{'s' if hidden != 1 else ''} "

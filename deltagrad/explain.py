@@ -67,6 +67,9 @@ def register(subparsers: Any) -> None:
                         "cross_entropy)")
     p.add_argument("--svg", metavar="FILE",
                    help="also draw the step's computation graph (δ on every u) to FILE")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write the step's graph as a page that steps through forward and "
+                        "backward, one node at a time, to FILE (open it in a browser)")
     p.set_defaults(func=run)
 
 
@@ -329,14 +332,18 @@ def run(args: argparse.Namespace) -> int:
     _say_output_deltas(c, s, args.loss)
     _say_hidden_deltas(c, s)
     _say_gradients(c, s)
-    svg_path = None
-    if args.svg:
+    svg_path = html_path = None
+    if args.svg or args.html:
         import viz  # here, not at the top: importing graphviz adds about 0.3 s to every deltagrad command
 
-        svg_path = viz.render(s.err, args.svg)  # drawn before the update, with this step's numbers
+        # drawn before the update, with this step's numbers
+        svg_path = viz.render(s.err, args.svg) if args.svg else None
+        html_path = viz.render(s.err, args.html, format="html") if args.html else None
     _say_update(c, s, args.lr, args.loss)
     if svg_path:
         c.say(f"graph of this step (δ on every u): {svg_path}")
+    if html_path:
+        c.say(f"this step's backward pass, one node at a time, in a browser: {html_path}")
     c.say(f"checks: {c.passed} passed, {c.failed} failed")
     print("\n".join(c.lines))
     return 1 if c.failed else 0

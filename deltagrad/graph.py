@@ -1,4 +1,5 @@
-"""``deltagrad graph``: draw a computation graph after backward, to an SVG or PNG file.
+"""``deltagrad graph``: draw a computation graph after backward, to an SVG or PNG file, or
+write it as an HTML page that steps through forward and backward (``viz.html``).
 
 By default the drawing is micrograd's one-neuron expression ``o = tanh(x1·w1 + x2·w2 + b)``.
 A network, ``--demo network`` (a tiny 2-2-1 with its squared error) or ``--model FILE
@@ -31,7 +32,8 @@ def register(subparsers: Any) -> None:
                     "u its δ = ∂Err/∂u. Default: micrograd's one-neuron expression. Prints the path "
                     "of the file it wrote.")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="FILE",
-                   help=f"file to write, .svg or .png (default: {DEFAULT_OUTPUT})")
+                   help=f"file to write, .svg or .png, or .html for a page that steps through "
+                        f"forward and backward (default: {DEFAULT_OUTPUT})")
     p.add_argument("--demo", choices=("neuron", "network"), default="neuron",
                    help="what to draw without --model: one tanh neuron as + and × (micrograd's "
                         "example), or a 2-2-1 tanh network with its squared error (default: neuron)")
@@ -122,29 +124,37 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model is None and (args.x is not None or args.y is not None):
         raise CLIError("--x and --y go with --model FILE (a model saved by train --save)")
-    if os.path.splitext(args.output)[1].lower() not in (".svg", ".png"):
-        raise CLIError(f"--output {args.output}: the file name must end in .svg or .png")
+    page = os.path.splitext(args.output)[1].lower() == ".html"
+    if not page and os.path.splitext(args.output)[1].lower() not in (".svg", ".png"):
+        raise CLIError(f"--output {args.output}: the file name must end in .svg or .png "
+                       "(a picture), or .html (a page that steps through backward)")
+    if page and (args.depth is not None or args.no_local or args.no_health):
+        raise CLIError("--depth, --no-local and --no-health are for pictures; an .html page "
+                       "steps through the whole graph (use --max-nodes for big ones)")
     check_output("--output", args.output)
     model, x, y = None, args.x, args.y
     if args.model is not None:
         model = load_model(args.model, x, y)
     elif args.demo == "network":
         model, x, y = network_demo(), [0.5, -0.2], [1.0]
-    ops = args.ops or any(getattr(args, name) is not None for name in _OP_OPTIONS)
+    ops = page or args.ops or any(getattr(args, name) is not None for name in _OP_OPTIONS)
     if model is not None and not ops:
         drawing = viz.network(model, x, y, args.loss, max_neurons=args.max_neurons)
         print(viz.render(drawing, args.output))
         return 0
     root = neuron_demo() if model is None else op_graph(model, x, y, args.loss)
     max_nodes = 1000 if args.max_nodes is None else args.max_nodes
+    options = dict(rankdir=args.rankdir or "LR", max_nodes=max_nodes, show_rules=not args.no_rules)
+    if not page:
+        options.update(depth=args.depth, show_local=not args.no_local, health=not args.no_health)
     try:
-        path = viz.render(root, args.output, rankdir=args.rankdir or "LR", depth=args.depth,
-                          max_nodes=max_nodes, show_local=not args.no_local,
-                          show_rules=not args.no_rules, health=not args.no_health)
+        path = viz.render(root, args.output, **options)
     except viz.GraphTooLargeError as e:
+        way_out = "draw a picture of the part near the output with --depth N and -o FILE.svg" if page \
+            else "draw the part near the output with --depth N"
         raise CLIError(f"the graph has {e.values:,} values, more than --max-nodes {e.max_nodes:,}; "
-                       f"pass --max-nodes {e.values}, or draw the part near the output with "
-                       "--depth N" + ("" if model is None else "; without --ops, --max-nodes and "
-                                      "--depth it draws the network diagram")) from None
+                       f"pass --max-nodes {e.values}, or {way_out}"
+                       + ("" if model is None or page else "; without --ops, --max-nodes and "
+                          "--depth it draws the network diagram")) from None
     print(path)
     return 0

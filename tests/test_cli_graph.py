@@ -180,3 +180,15 @@ def test_gallery_svgs_are_what_the_documented_commands_draw(capsys, tmp_path, mo
     assert run(capsys, "graph", *argv, "-o", str(out_path))[0] == 0
     gallery = Path(__file__).resolve().parents[1] / "viz" / "gallery" / name
     assert out_path.read_bytes() == gallery.read_bytes()
+
+
+def test_graph_to_an_html_file_writes_the_step_through_page(capsys, tmp_path):
+    path = tmp_path / "page.html"
+    status, out, err = run(capsys, "graph", "--demo", "network", "-o", str(path))
+    assert (status, out, err) == (0, f"{path}\n", "")
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and 'id="dg-data"' in page
+    status, _, err = run(capsys, "graph", "--depth", "2", "-o", str(path))
+    assert status == 2 and "--depth, --no-local and --no-health are for pictures" in err
+    status, _, err = run(capsys, "graph", "--max-nodes", "3", "-o", str(path))
+    assert status == 2 and "pass --max-nodes 10, or draw a picture of the part" in err

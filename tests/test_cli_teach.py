@@ -153,3 +153,13 @@ def test_health_options_and_errors(capsys):
     with pytest.raises(SystemExit):
         main(["health", "--activation", "swish"])
     assert "unknown activation 'swish'" in capsys.readouterr().err
+
+
+def test_explain_html_writes_the_steps_page(capsys, tmp_path):
+    path = tmp_path / "step.html"
+    status, out, err = run(capsys, "explain", "--html", str(path))
+    assert status == 0, err
+    assert f"this step's backward pass, one node at a time, in a browser: {path}" in out
+    page = path.read_text(encoding="utf-8")
+    assert "<title>Backprop step by step: " in page
+    assert "u[0,1]" in page

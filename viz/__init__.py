@@ -1,9 +1,11 @@
 """Draw a Value's computation graph (data, grad, local derivatives), or a model's network
-diagram (``network``), as SVG or PNG.
+diagram (``network``), as SVG or PNG, or as an interactive page that steps through forward
+and backward (``html``).
 
 ``to_dot`` builds a ``graphviz.Digraph``; ``svg`` and ``render`` lay it out with a system
 Graphviz ``dot`` when one is on ``PATH``, else with the ``graphviz-pure`` executable
-installed alongside deltagrad, so drawing works after ``pip install`` alone.
+installed alongside deltagrad, so drawing works after ``pip install`` alone.  ``html``
+(and ``render`` to a ``.html`` file, and ``interactive`` in Jupyter) makes the page.
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ from autograd import Value
 
 from .display import display_svg
 from .dot import Drawing, GraphTooLargeError, to_dot
+from .html import Interactive, html, interactive
 from .network import network
 from .render import RendererNotFoundError, RenderError, find_renderer, run
 
-__all__ = ["to_dot", "svg", "render", "network", "display_svg", "Drawing", "GraphTooLargeError",
-           "RendererNotFoundError", "RenderError", "find_renderer", "FORMATS"]
+__all__ = ["to_dot", "svg", "render", "network", "html", "interactive", "Interactive", "display_svg",
+           "Drawing", "GraphTooLargeError", "RendererNotFoundError", "RenderError", "find_renderer",
+           "FORMATS"]
 
-#: Formats ``render`` writes.
-FORMATS = ("svg", "png")
+#: Formats ``render`` writes (``html``: the interactive page of ``viz.html``).
+FORMATS = ("svg", "png", "html")
 
 
 def _drawing(graph: Union[Value, graphviz.Digraph], options: dict) -> graphviz.Digraph:
@@ -45,21 +49,27 @@ def svg(graph: Union[Value, graphviz.Digraph], **options: object) -> str:
 
 def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
            format: Optional[str] = None, **options: object) -> str:
-    """Write ``graph`` as an SVG or PNG file at ``path``; returns the path.
+    """Write ``graph`` as an SVG or PNG file, or an HTML page, at ``path``; returns the path.
 
-    ``format`` defaults to the file's suffix (``.svg``, ``.png``), or SVG without one.
-    ``options`` go to ``to_dot`` (``rankdir``, ``show_local``, ``depth``, ...).
+    ``format`` defaults to the file's suffix (``.svg``, ``.png``, ``.html``), or SVG
+    without one.  ``options`` go to ``to_dot`` (``rankdir``, ``show_local``, ``depth``,
+    ...), or for a page to ``viz.html`` (``max_nodes``, ``rankdir``, ``show_rules``, ``title``).
     """
     path = Path(path)
     if format is None:
         suffix = path.suffix.lower().lstrip(".")
         if suffix and suffix not in FORMATS:
             raise ValueError(f"viz.render: can't tell the format from {str(path)!r}; "
-                             f"use a .svg or .png name or pass format='svg' or 'png'")
+                             f"use a .svg, .png or .html name or pass format='svg', 'png' or 'html'")
         format = suffix or "svg"
     if format not in FORMATS:
         raise ValueError(f"viz.render: format must be one of {', '.join(FORMATS)}, got {format!r}")
-    drawing = _drawing(graph, options)
-    data = run(drawing.source, format, drawing.engine)
+    if format == "html":
+        if not isinstance(graph, Value):
+            raise TypeError(f"viz.render: an HTML page needs a Value, got {type(graph).__name__}")
+        data = html(graph, **options).encode("utf-8")  # type: ignore[arg-type]
+    else:
+        drawing = _drawing(graph, options)
+        data = run(drawing.source, format, drawing.engine)
     path.write_bytes(data)
     return str(path)

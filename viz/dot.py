@@ -361,23 +361,22 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
         if role == "constant":
             where.append((name, {"shape": "box", "style": "rounded,filled", "fillcolor": _ROLES[role][0],
                                  "color": "#9ca3af", "fontsize": "10", "height": "0.25",
-                                 "margin": "0.06,0.02", "label": fmt(v.data)}))
+                                 "margin": "0.06,0.02", "label": fmt(v.data), "id": name}))
             continue
-        where.append((name, {"shape": "plain", "label": _value_label(
+        where.append((name, {"id": name, "shape": "plain", "label": _value_label(
             v, shown[v], role, v is root, backward_done, delta)}))
         if not v.parents:
             continue
         op = name + "op"
         is_cut = v in cut
-        where.append((op, {"shape": "plain", "label": _op_label(v, show_rules, is_cut)}))
-        edges.append((op, name, {}))
+        where.append((op, {"id": op, "shape": "plain", "label": _op_label(v, show_rules, is_cut)}))
+        edges.append((op, name, {"id": f"{name}_out"}))
         if is_cut:
             continue
-        for p, d in zip(v.parents, v.local_grads):
-            attrs = {}
+        for pos, (p, d) in enumerate(zip(v.parents, v.local_grads)):
+            attrs = {"id": f"{name}_in{pos}"}  # stable ids: the interactive page highlights by them
             if show_local:
-                attrs = {"label": f"∂ {fmt(d)}",
-                         "fontcolor": "#1d4ed8" if math.isfinite(d) else "#dc2626"}
+                attrs.update(label=f"∂ {fmt(d)}", fontcolor="#1d4ed8" if math.isfinite(d) else "#dc2626")
             edges.append((names[p], op, attrs))
 
     for name, attrs in top:

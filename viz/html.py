@@ -1,0 +1,312 @@
+"""``viz.html``: one self-contained page that steps through forward and backward of a graph.
+
+Python does all the arithmetic once, from the engine's own numbers (``data``,
+``local_grads``, the order ``backward`` walks), and writes it as a list of steps: which
+elements of the drawing to highlight, which texts to change, what to say.  The page's
+script only plays that list back, so the page cannot disagree with ``backward()``.
+The drawing is ``viz.to_dot``'s, whose nodes and edges carry stable ids (``n3``,
+``n3op``, ``n3-in0``, ``n3-out``); names in the text are ``explain``'s (label or ``n<i>``).
+
+Step format (``page_data(...)["steps"]``, version 1): each step is a dict with ``kind``
+(start, forward, seed, backward, end), ``say`` (one sentence, also read aloud),
+optional ``lines`` (the equations), ``cur``/``edges``/``recv`` (ids highlighted while the
+step is shown), ``set`` (``[id, text]`` pairs that stay set until stepped back) and
+``show`` (ids that stop being faded).  A network mode can add its own kinds (δ per
+neuron, an SGD step) over the network diagram's ids without changing the player.
+"""
+
+from __future__ import annotations
+
+import html as _markup
+import json
+import math
+import re
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from autograd import Value, topological_order
+from autograd.explain import consumers, local_rule, node_lines, node_names
+
+from .dot import GraphTooLargeError, fmt, to_dot
+from .render import run
+
+__all__ = ["html", "page_data", "script_json", "Interactive", "interactive", "FORMAT_VERSION"]
+
+#: Version of the step format in ``page_data``.
+FORMAT_VERSION = 1
+
+_ASSETS = Path(__file__).with_name("page")
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _check(root: object, max_nodes: object) -> List[Value]:
+    """The graph's values in topological order, after checking that a page can be made."""
+    if root.__class__ is not Value:
+        raise TypeError(f"viz.html: expected an autograd Value, got {type(root).__name__}")
+    if max_nodes.__class__ is not int or max_nodes < 1:
+        raise ValueError(f"viz.html: max_nodes must be a positive int, got {max_nodes!r}")
+    name = repr(root.label) if root.label else "this value"
+    if root.is_leaf:
+        raise ValueError(f"viz.html: {name} has no recorded operation, so there is no backward "
+                         "pass to step through; pass the result of a computation (a loss, say)")
+    if root.grad == 0.0:  # the drawing sizes each grad cell for the number backward left there
+        raise ValueError(f"viz.html: the gradient of {name} is 0, so backward has not run; "
+                         "call .backward() on it first")
+    order = topological_order(root)
+    if len(order) > max_nodes:
+        raise GraphTooLargeError(
+            f"viz.html: this graph has {len(order):,} values, more than max_nodes={max_nodes:,}; "
+            f"pass max_nodes={len(order)} (the page grows by about 1.5 KB per value), or draw "
+            f"the part near one value with depth=, e.g. viz.svg(value, depth=3)", len(order), max_nodes)
+    return order
+
+
+def _factor(x: float) -> str:
+    """A number inside a product: negative ones in parentheses."""
+    return f"({fmt(x)})" if x < 0 else fmt(x)
+
+
+_TEXT = re.compile(r"<text ([^>]*)>([^<]*)</text>")
+_NODE = re.compile(r'<g id="(n\d+)" class="node">(.*?)</g>', re.S)
+_ANY_NODE = re.compile(r'<g id="[^"]+" class="node">.*?</g>', re.S)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_GROUP = re.compile(r'<g id="([^"]+)" class="(node|edge)"')
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+_SHAPE = re.compile(r"<(?:path|polygon|polyline|ellipse|text) [^>]*>")
+_POLYGON = re.compile(r'<polygon ([^>]*?)points="([^"]*)"/>')
+_ROUNDED = re.compile(r'<path ([^>]*?)d="M([^"]*)"/>')
+
+
+def _round(match: re.Match) -> str:
+    """A coordinate to whole points (under 0.7 px off on screen): a third of the page's size."""
+    return str(round(float(match.group(0))) or 0)
+
+
+def _rect(attrs: str, xs: List[float], ys: List[float], extra: str = "") -> str:
+    x, y = min(xs), min(ys)
+    return f'<rect {attrs}x="{x:g}" y="{y:g}" width="{max(xs) - x:g}" height="{max(ys) - y:g}"{extra}/>'
+
+
+def _polygon(match: re.Match) -> str:
+    """An axis-aligned rectangle drawn as a 5-point polygon (every table cell) as a rect."""
+    points = [tuple(map(float, p.split(","))) for p in match.group(2).split()]
+    if len(points) == 5 and points[0] == points[4] and all(
+            a[0] == b[0] or a[1] == b[1] for a, b in zip(points, points[1:])):
+        return _rect(match.group(1), [p[0] for p in points], [p[1] for p in points])
+    return match.group(0)
+
+
+def _rounded(match: re.Match) -> str:
+    """A node's rounded box (a 40-number path) as a rect with rounded corners."""
+    numbers = [float(x) for x in _NUMBER.findall(match.group(2))]
+    xs, ys = numbers[0::2], numbers[1::2]
+    return _rect(match.group(1), xs, ys, f' rx="{min(6, round((max(ys) - min(ys)) / 4))}"')
+
+
+def _tag_cells(node: re.Match, cells: Dict[str, str]) -> str:
+    """A value's node group with ids on its data text (``n3_d``) and grad text (``n3_g``),
+    which start as ``data ?`` and ``grad 0``, the state before the forward pass."""
+    name, body = node.group(1), node.group(2)
+    texts = list(_TEXT.finditer(body))
+    data = [t for t in texts if t.group(2).startswith("data ")]
+    grad = [t for t in texts if t.group(2).startswith(("grad ", "δ"))]
+    for match, suffix, start in ((data[:1], "d", "?"), (grad[-1:], "g", "0")):
+        for t in match:
+            content = _markup.unescape(t.group(2))
+            cells[f"{name}_{suffix}"] = prefix = content[:content.rfind(" ") + 1]
+            body = body.replace(t.group(0), f'<text id="{name}_{suffix}" {t.group(1)}>'
+                                f'{_markup.escape(prefix, quote=False)}{start}</text>', 1)
+    return f'<g id="{name}" class="node">{body}</g>'
+
+
+def _page_svg(svg: str) -> Tuple[str, Dict[str, str]]:
+    """Graphviz's SVG made small for inlining, with each value's data/grad text given an id.
+
+    Gone: the prolog, comments, titles, attributes every text or edge repeats (set once
+    on the group around them); coordinates to whole points, rectangles as rects.  Returns the SVG and, per
+    tagged text id, the words before its number (``grad ``).
+    """
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
+    svg = re.sub(r"<title>[^<]*</title>\n?", "", svg)
+    for default in (' font-family="Helvetica,sans-Serif"', ' xml:space="preserve"',
+                    ' text-anchor="start"', ' font-size="11.00"'):
+        svg = svg.replace(default, "")
+    svg = svg.replace('class="graph"', 'class="graph" font-family="Helvetica,sans-Serif" font-size="11"', 1)
+    svg = _SHAPE.sub(lambda m: _DECIMAL.sub(_round, m.group(0)), svg)
+    svg = svg.replace('<path fill="none" stroke="#64748b" d=', '<path fill="none" d=').replace(
+        '<polygon fill="#64748b" stroke="#64748b" points=', '<polygon points=')
+    svg = svg.replace('class="edge">', 'class="edge" fill="#64748b" stroke="#64748b">')
+    svg = _POLYGON.sub(_polygon, svg)
+    svg = _ANY_NODE.sub(lambda m: _ROUNDED.sub(_rounded, m.group(0)), svg)
+    cells: Dict[str, str] = {}
+    svg = _NODE.sub(lambda m: _tag_cells(m, cells), svg)
+    return svg.strip(), cells
+
+
+def _fade(svg: str, pending: set) -> str:
+    """The drawing before the forward pass: ``pending`` nodes and edges start faded."""
+    return _GROUP.sub(lambda m: (f'<g id="{m.group(1)}" class="{m.group(2)} dg-pending"'
+                                 if _markup.unescape(m.group(1)) in pending else m.group(0)), svg)
+
+
+def _forward(order: List[Value], ids: Dict[Value, str], names: Dict[Value, str],
+             cells: Dict[str, str]) -> List[dict]:
+    """Forward steps: each value's data, in topological order (constants are drawn as
+    their number from the start).  The page says the value's ``head``, explain's line."""
+    steps = []
+    for v in order:
+        if v.op == "const":
+            continue
+        i = ids[v]
+        show = [i] + ([i + "op", i + "_out"] + [f"{i}_in{k}" for k in range(len(v.parents))]
+                      if v.parents else [])
+        step = {"kind": "forward", "node": int(i[1:]), "cur": [i], "show": show}
+        if i + "_d" in cells:
+            step["set"] = [[i + "_d", cells[i + "_d"] + fmt(v.data)]]
+        steps.append(step)
+    return steps
+
+
+def _backward_step(node: Value, grads: Dict[Value, float], ids: Dict[Value, str],
+                   names: Dict[Value, str], cells: Dict[str, str], uses: Dict[Value, list],
+                   seen: Dict[Value, int], rules: Dict[str, int]) -> dict:
+    """One node's backward step: ``parent.grad += ∂node/∂parent × node.grad`` per input.
+
+    ``terms`` holds, per input, [parent index, ∂node/∂parent, the term, the parent's grad
+    before and after] as text, the index of explain's rule for ∂node/∂parent in ``rules``,
+    and for a parent used more than once [which use, how many].  Clicking a value shows
+    the terms where it is the parent: explain's chain-rule sum.
+    """
+    i, n, g = ids[node], names[node], grads[node]
+    terms, sets = [], []
+    for pos, (p, d) in enumerate(zip(node.parents, node.local_grads)):
+        before = grads[p]
+        term = d * g if g else 0.0  # as in backward: a zero grad passes nothing on (not even 0 × inf)
+        if g:
+            grads[p] = before + term
+        seen[p] += 1
+        count = len(uses[p])
+        rule = rules.setdefault(local_rule(node, pos), len(rules))
+        terms.append([int(ids[p][1:]), fmt(d), fmt(term), fmt(before), fmt(grads[p]), rule]
+                     + ([seen[p], count] if count > 1 else []))
+        if ids[p] + "_g" in cells:
+            sets.append([ids[p] + "_g", cells[ids[p] + "_g"] + fmt(grads[p])])
+    if g:
+        say = f"Backward at {n} (grad {fmt(g)}): each input gets ∂{n}/∂input × {n}.grad"
+    else:
+        say = f"Backward at {n}: its grad is 0, so it passes nothing on"
+    step = {"kind": "backward", "say": say, "node": int(i[1:]), "grad": fmt(g), "terms": terms,
+            "cur": [i, i + "op"], "edges": [f"{i}_in{k}" for k in range(len(node.parents))] + [i + "_out"],
+            "recv": list(dict.fromkeys(ids[p] for p in node.parents))}
+    if sets:
+        step["set"] = sets
+    return step
+
+
+def _backward(order: List[Value], root: Value, ids: Dict[Value, str], names: Dict[Value, str],
+              cells: Dict[str, str], uses: Dict[Value, list],
+              rules: Dict[str, int]) -> Tuple[List[dict], Dict[Value, float]]:
+    """The seed step (``root.grad = 1``), then one step per computed node in reverse
+    topological order (the order backward accumulates in, so every sum is bit-for-bit
+    that of one ``backward()`` from zero gradients)."""
+    grads = {v: 0.0 for v in order}
+    grads[root] = 1.0
+    r, rn = ids[root], names[root]
+    seed = {"kind": "seed", "say": f"Backward starts at {rn}: {rn}.grad = 1 (∂{rn}/∂{rn} = 1)",
+            "node": int(r[1:]), "grad": "1", "cur": [r], "recv": [r]}
+    if r + "_g" in cells:
+        seed["set"] = [[r + "_g", cells[r + "_g"] + "1"]]
+    steps = [seed]
+    seen = {v: 0 for v in order}
+    for node in reversed(order):
+        if node.parents:
+            steps.append(_backward_step(node, grads, ids, names, cells, uses, seen, rules))
+    return steps, grads
+
+
+def page_data(root: Value, cells: Dict[str, str], max_nodes: int = 1000) -> dict:
+    """Everything the page plays back: the steps, explain's rule texts and, per value
+    (index i, element id ``n<i>``), explain's name for it and explain's line saying how
+    it was computed (``head``).
+
+    ``cells`` maps the drawing's data/grad text ids (``n3_d``, ``n3_g``) to the words
+    before their number; steps only change texts that exist.
+    """
+    order = _check(root, max_nodes)
+    names = node_names(root, order)
+    ids = {v: f"n{k}" for k, v in enumerate(order)}
+    uses = consumers(order)
+    rules: Dict[str, int] = {}
+    backward, grads = _backward(order, root, ids, names, cells, uses, rules)
+    rn = names[root]
+    start = {"kind": "start", "say": f"The graph of {rn}: {len(order)} values. Press Next step "
+                                     "to compute them (forward), then their gradients (backward)."}
+    differ = sum(1 for v in order if grads[v] != v.grad and not (math.isnan(grads[v]) and math.isnan(v.grad)))
+    end = (f"Done: every grad shown is ∂{rn}/∂value, as backward() computed it. "
+           "Click a value to see its gradient as a chain-rule sum.")
+    if differ:
+        end += (f" ({differ} value{'s' if differ != 1 else ''} hold a different .grad in Python: "
+                "they also collected gradient from earlier backward() calls or other graphs.)")
+    return {
+        "version": FORMAT_VERSION, "mode": "expression", "root": ids[root],
+        "steps": [start, *_forward(order, ids, names, cells), *backward,
+                  {"kind": "end", "say": end, "cur": [ids[root]]}],
+        "rules": list(rules),
+        # explain's first line for v (start=True: no terms needed for it)
+        "nodes": [{"name": names[v], "head": node_lines(v, names, True, [])[0]} for v in order],
+    }
+
+
+def script_json(data: object) -> str:
+    """``data`` as JSON that is safe inside a ``<script>`` element: ``<``, ``>``, ``&`` and
+    the JavaScript line separators are escaped, so no label can end the element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
+
+
+def html(root: Value, *, max_nodes: int = 1000, rankdir: str = "LR", show_rules: bool = True,
+         title: Optional[str] = None) -> str:
+    """A self-contained HTML page that steps through ``root``'s forward and backward pass.
+
+    Call ``root.backward()`` first.  The page replays one backward pass from zero
+    gradients (values whose ``.grad`` differs, say after two ``backward()`` calls, are
+    counted at the end).  It is inline SVG, CSS and a small script, no network: the
+    ``viz.to_dot`` drawing, Previous/Next/Play/Reset buttons and the arrow keys; clicking
+    a value shows its gradient as ``explain`` writes it.  Graphs with more than
+    ``max_nodes`` values raise ``GraphTooLargeError``.  Same graph, same bytes.
+    """
+    _check(root, max_nodes)
+    drawing = to_dot(root, rankdir=rankdir, show_rules=show_rules, health=False, max_nodes=max_nodes)
+    svg, cells = _page_svg(run(drawing.source, "svg").decode("utf-8"))
+    data = page_data(root, cells, max_nodes)
+    svg = _fade(svg, {i for step in data["steps"] for i in step.get("show", ())})
+    name = data["nodes"][int(data["root"][1:])]["name"]
+    heading = title if title is not None else f"Backprop step by step: {name}"
+    template = (_ASSETS / "page.html").read_text(encoding="utf-8")
+    parts = {
+        "TITLE": _markup.escape(heading), "CSS": (_ASSETS / "page.css").read_text(encoding="utf-8"),
+        "SVG": svg, "DATA": script_json(data), "JS": (_ASSETS / "player.js").read_text(encoding="utf-8"),
+    }
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
+
+
+class Interactive:
+    """The page for a notebook: ``_repr_html_`` puts it in a sandboxed iframe (``srcdoc``),
+    so its script and styles cannot clash with the notebook's.  ``page`` is the HTML."""
+
+    def __init__(self, page: str, height: int = 640) -> None:
+        self.page = page
+        self.height = height
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{_markup.escape(self.page, quote=True)}" sandbox="allow-scripts" '
+                f'title="deltagrad: backprop step by step" '
+                f'style="width: 100%; height: {self.height}px; border: 1px solid #cbd5e1"></iframe>')
+
+
+def interactive(root: Value, *, height: int = 640, **options: object) -> Interactive:
+    """``viz.html(root, **options)`` wrapped for display in Jupyter (an iframe of ``height`` px)."""
+    if height.__class__ is not int or height < 100:
+        raise ValueError(f"viz.interactive: height must be an int >= 100 (pixels), got {height!r}")
+    return Interactive(html(root, **options), height)  # type: ignore[arg-type]
