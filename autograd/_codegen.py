@@ -23,6 +23,7 @@ import re
 import tokenize
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from .graph import walk
 from .ops import HELPERS, OPS, Op
 from .value import Value
 
@@ -189,34 +190,25 @@ class Graph:
         self._input_slot = {v: i for i, v in enumerate(inputs)}
         self._made, self._frozen = made, frozen
         self.input_nodes = [-1] * len(inputs)
-        self._walk(root)
+        seen: Set[Value] = set()
+        self._walk((root,), seen)
         self.n_root = len(self.nodes)
-        for a in aux:
-            if a not in self._index:
-                self._walk(a)
+        self._walk(aux, seen)
         self.root = self._index[root]
         self.aux = [self._index[a] for a in aux]
         self._name_nodes(len(inputs))
         del self._index, self._made, self._frozen, self._input_slot
 
-    def _walk(self, start: Value) -> None:
-        index, made, slots = self._index, self._made, self._input_slot
-        nodes, make = self.nodes, self._node
-        empty = iter(())
-        stack = [(start, iter(start._prev) if start in made and start not in slots else empty)]
-        index[start] = -1  # on the stack
-        push, pop = stack.append, stack.pop
-        while stack:
-            v, it = stack[-1]
-            for p in it:
-                if p not in index:
-                    index[p] = -1
-                    push((p, iter(p._prev) if p._prev and p in made and p not in slots else empty))
-                    break
-            else:
-                pop()
-                index[v] = len(nodes)
-                nodes.append(make(v))
+    def _walk(self, roots: Sequence[Value], seen: Set[Value]) -> None:
+        """Add the nodes of ``roots``' graphs not in ``seen`` (graph.walk, stopping where fn began)."""
+        made, slots = self._made, self._input_slot
+
+        def parents(v: Value) -> Tuple[Value, ...]:
+            return v._prev if v in made and v not in slots else ()
+
+        for v in walk(roots, parents, seen):
+            self._index[v] = len(self.nodes)
+            self.nodes.append(self._node(v))
 
     def _node(self, v: Value) -> Node:
         slot = self._input_slot.get(v)
@@ -317,32 +309,25 @@ class _Emitter:
         """sum and dot; beyond MAX_TERMS operands, a chain of partial results.
 
         Each partial is the op's own expansion with the running result as its first term
-        (for dot, as the term 1.0·partial), so the terms are still added left to right,
-        exactly as one long expression (and eager) would add them.
+        (its other factors 1.0: for dot, the term 1.0·partial), so the terms are still added
+        left to right, exactly as one long expression (and eager) would add them.
         """
         op, name = node.op, node.name
         names = [self.ref[p] for p in node.parents]
         if len(names) <= MAX_TERMS:
             self.units.append(_Unit([f"{name} = {op.expand(names)[0]}"], (name,)))
             return
-        if op.name == "sum":
-            chunks = [names[i:i + MAX_TERMS] for i in range(0, len(names), MAX_TERMS)]
-            self.units.append(_Unit([f"{name} = {op.expand(chunks[0])[0]}"], (name,)))
-            for chunk in chunks[1:]:
-                self.units.append(_Unit([f"{name} = {op.expand([name] + chunk)[0]}"], (name,)))
-            return
-        if op.name != "dot":
-            raise TypeError(f"compile: op {op.name!r} with {len(names)} operands is too large "
-                            f"to compile (at most {MAX_TERMS})")
-        n = len(names) // 2
-        theta, o, bias = names[:n], names[n:2 * n], names[2 * n:]
-        step = MAX_TERMS // 2
-        for i in range(0, n, step):
-            tail = bias if i + step >= n else []
-            if i == 0:
-                operands = theta[:step] + o[:step] + tail
-            else:
-                operands = ["1.0"] + theta[i:i + step] + [name] + o[i:i + step] + tail
+        runs, tail = op.parts(names)
+        step = MAX_TERMS // op.width
+        for i in range(0, len(runs[0]), step):
+            chunk = [list(run[i:i + step]) for run in runs]
+            if i:  # the partial so far comes first
+                for run in chunk[:-1]:
+                    run.insert(0, "1.0")
+                chunk[-1].insert(0, name)
+            operands = [x for run in chunk for x in run]
+            if i + step >= len(runs[0]):
+                operands += tail
             self.units.append(_Unit([f"{name} = {op.expand(operands)[0]}"], (name,)))
 
     # backward ---------------------------------------------------------------------

@@ -3,7 +3,8 @@
 For every node, newest first, its gradient is the sum over the nodes that use it of
 ``consumer.grad × ∂consumer/∂node``.  Each term is one line, so a value used twice
 (``a + a``, ``a * a``, a weight feeding two neurons) visibly collects two terms.  The
-derivative rules printed next to the terms are the op table's own ``rule`` text.
+derivative rules printed next to the terms, and the way each op is written, are the op
+table's own (``Op.rules``, ``Op.write``).
 """
 
 from __future__ import annotations
@@ -46,45 +47,14 @@ def node_names(root: Value, order: Optional[List[Value]] = None) -> Dict[Value, 
 
 
 def _expression(node: Value, ps: List[str]) -> str:
-    """How ``node`` was computed from its parents ``ps`` (names or numbers), with the op's symbol."""
-    op = OPS[node.op]
-    if node.op == "dot":
-        n = len(ps) // 2
-        terms = [f"{t}·{o}" for t, o in zip(ps[:n], ps[n:2 * n])]
-        if len(ps) % 2:
-            terms.append(ps[-1])
-        return " + ".join(terms) or "0"
-    if node.op == "sum":
-        return "Σ(" + ", ".join(ps) + ")"
-    if op.arity == 2:
-        return f"{ps[0]} {op.symbol} {ps[1]}"
-    a = ps[0]
-    k = _num(node.arg) if node.arg is not None else "k"
-    if op.symbol == "^k":
-        return f"{a}^{k}"
-    if op.symbol == "k^":
-        return f"{k}^{a}"
-    if op.symbol == "−":
-        return f"−{a}"
-    if op.symbol == "|·|":
-        return f"|{a}|"
-    if node.arg is not None:
-        return f"{op.symbol}({a}, k={k})"
-    return f"{op.symbol}({a})"
+    """How ``node`` was computed from its parents ``ps`` (names or numbers), as its op's row writes it."""
+    return OPS[node.op].write(ps, _num(node.arg) if node.arg is not None else "k")
 
 
 def local_rule(consumer: Value, position: int) -> str:
-    """The part of the consumer's op-table rule that gives ∂consumer/∂(its operand at position)."""
+    """The consumer's op-table rule for ∂consumer/∂(its operand at position), after the op's symbol."""
     op = OPS[consumer.op]
-    parts = op.rule.split(", ")
-    if consumer.op == "dot" and len(parts) == 3:
-        n = len(consumer.parents) // 2
-        part = parts[0] if position < n else parts[1] if position < 2 * n else parts[2]
-    elif op.arity == 2 and len(parts) == 2:
-        part = parts[position]
-    else:
-        part = op.rule
-    return part if part.startswith(op.symbol + ":") else f"{op.symbol}: {part}"
+    return f"{op.symbol}: {op.rule_of(position, len(consumer.parents))}"
 
 
 def _check(root: Value) -> None:
@@ -117,7 +87,7 @@ def node_lines(node: Value, names: Dict[Value, str], start: bool,
     """explain's entry for one node: how it was computed, then its grad as Σ of
     ``consumer.grad × ∂consumer/∂node``, one line per term (``start``: the root)."""
     name = names[node]
-    if node.op in ("", "const"):
+    if node.op not in OPS:  # a leaf: "" (made by the user) or "const" (a wrapped number)
         kind = "constant" if node.op == "const" else "leaf"
         head = f"{name} = {_num(node.data)}  ({kind})"
     else:

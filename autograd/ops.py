@@ -1,21 +1,25 @@
-"""The op table: every operation's forward value and local derivatives, in one place.
+"""The op table: every operation, completely, in one place.
 
 Each row gives an op's forward expression and its local derivatives ∂out/∂a (and
 ∂out/∂b) as Python expressions over the names ``a``, ``b`` (the operands' data),
 ``k`` (a numeric constant the op carries, such as leaky_relu's slope) and ``out``
-(the forward result).  Nothing else in deltagrad knows a derivative rule: the eager
-``Value`` methods are generated from these rows, backward multiplies the stored local
-derivatives, ``explain`` and ``viz`` print the ``rule`` text, and ``compile`` pastes
-the same expressions into straight-line code.
+(the forward result); which ``Value`` methods and operators it provides; and how it is
+shown (its symbol, its rule per operand in words, how ``explain`` writes it).  Nothing
+else in deltagrad knows a derivative rule or branches on an op's name: the eager
+``Value`` methods are generated from these rows (searching for ``__mul__`` lands on mul's
+row), backward multiplies the stored local derivatives, ``explain`` and ``viz`` print
+the rules, and ``compile`` pastes the same expressions into straight-line code.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
-__all__ = ["Op", "OPS", "HELPERS"]
+__all__ = ["Op", "OPS", "HELPERS", "nary_parts"]
+
+T = TypeVar("T")
 
 
 # --- numerically careful helpers the expressions may call -------------------------
@@ -87,14 +91,29 @@ HELPERS: Dict[str, object] = {
 
 @dataclass(frozen=True)
 class Op:
-    """One row of the table.
+    """One row of the table: everything about one op.
 
-    ``forward`` and ``local`` are expressions (see the module docstring); ``guard`` is an
-    optional ``(condition, exception, message)`` checked before the forward value, the
-    message formatted with ``a``, ``b`` and ``k``.  ``symbol`` is how graphs show the op,
-    ``rule`` its local derivatives in words, for ``explain`` and ``viz``.  N-ary ops
-    (``sum``, ``dot``) have ``arity=0`` and ``expand``, which writes the forward
-    expression and local derivatives for a given list of operand names.
+    Computing it: ``forward`` and ``local`` (∂out/∂operand, one per operand) are
+    expressions (see the module docstring); ``guard`` is an optional ``(condition,
+    exception, message)`` checked before the forward value, the message formatted with
+    ``a``, ``b`` and ``k``.
+
+    What ``Value`` gets from it: ``methods`` are generated from the row (``def __mul__(self,
+    other)`` from mul's, with ``self`` as ``a``); ``reflected`` ones get their operands
+    swapped (``2 * v`` calls ``v.__rmul__(2)``, with ``self`` as ``b``).  A row with ``k``,
+    a ``(parameter, default)`` pair, takes its constant k from the method's argument
+    (``leaky_relu(slope=0.01)``); an operator with a k row and a two-operand row both
+    (``__pow__``) uses the first for a plain number and the second for a ``Value``.
+
+    Showing it: ``symbol`` names the op in graphs; ``rules`` says each local derivative in
+    words, one entry per operand (for sum and dot, per part of the operand layout);
+    ``written`` is how ``explain`` writes the op applied to its operands, a format string
+    over ``{a}``, ``{b}``, ``{k}`` (or, for sum and dot, a function of the operand list).
+
+    N-ary ops (``sum``, ``dot``) have ``arity=0``; ``width`` is how many operands one term
+    has (see ``nary_parts``) and ``expand`` writes the forward expression and local
+    derivatives for a given list of operand names.  They are made by ``autograd.sum`` and
+    ``autograd.dot``, not by methods.
     """
 
     name: str
@@ -102,9 +121,51 @@ class Op:
     forward: str
     local: Tuple[str, ...]
     symbol: str
-    rule: str
+    rules: Tuple[str, ...]
+    written: Union[str, Callable[[Sequence[str]], str]]
+    methods: Tuple[str, ...] = ()
+    reflected: Tuple[str, ...] = ()
+    k: Optional[Tuple[str, Optional[float]]] = None
     guard: Optional[Tuple[str, type, str]] = None
+    width: int = 0
     expand: Optional[Callable[[Sequence[str]], Tuple[str, Tuple[str, ...]]]] = None
+
+    @property
+    def rule(self) -> str:
+        """The local derivatives in words on one line, e.g. ``tanh: 1−o²``."""
+        return f"{self.symbol}: {', '.join(self.rules)}"
+
+    def rule_of(self, position: int, count: int) -> str:
+        """The entry of ``rules`` for the operand at ``position`` of ``count`` operands."""
+        if not self.width:
+            return self.rules[position]
+        n = count // self.width
+        part = position // n if position < self.width * n else self.width + position - self.width * n
+        return self.rules[part]
+
+    def write(self, operands: Sequence[str], k: str = "k") -> str:
+        """This op applied to ``operands`` (names or numbers as text), as ``explain`` writes it."""
+        if callable(self.written):
+            return self.written(operands)
+        b = operands[1] if len(operands) > 1 else ""
+        return self.written.format(a=operands[0], b=b, k=k)
+
+    def parts(self, operands: Sequence[T]) -> Tuple[List[Sequence[T]], Sequence[T]]:
+        """An n-ary op's operands split by part (see ``nary_parts``)."""
+        return nary_parts(operands, self.width)
+
+
+def nary_parts(operands: Sequence[T], width: int) -> Tuple[List[Sequence[T]], Sequence[T]]:
+    """The operand layout of the n-ary ops, written once: ``width`` runs, then a tail.
+
+    An n-ary op is a sum of terms, each the product of ``width`` operands, plus an
+    optional tail of plain addends.  Its operands are laid out part by part: every term's
+    first operand, then every term's second, ..., then the tail.  For dot (width 2) that is
+    θ_1..θ_n, o_1..o_n, then b when there is one (an odd count); sum has width 1.
+    ``autograd.dot`` builds this layout, and ``expand``, ``compile`` and ``explain`` read it.
+    """
+    n = len(operands) // width
+    return [operands[i * n:(i + 1) * n] for i in range(width)], operands[width * n:]
 
 
 def _expand_sum(names: Sequence[str]) -> Tuple[str, Tuple[str, ...]]:
@@ -115,41 +176,54 @@ def _expand_sum(names: Sequence[str]) -> Tuple[str, Tuple[str, ...]]:
 def _expand_dot(names: Sequence[str]) -> Tuple[str, Tuple[str, ...]]:
     """u = Σ_ℓ θ_ℓ·o_ℓ (+ b);  ∂u/∂θ_ℓ = o_ℓ,  ∂u/∂o_ℓ = θ_ℓ,  ∂u/∂b = 1.
 
-    Operands are laid out θ_1..θ_n, o_1..o_n, then the bias b when there is one (an odd
-    count).  The sum runs left to right, as the eager ``dot`` adds its terms.
+    The sum runs left to right, as the eager ``dot`` adds its terms.
     """
-    n = len(names) // 2
-    theta, o = names[:n], names[n:2 * n]
+    (theta, o), bias = nary_parts(names, 2)
     forward = "(" + (" + ".join(f"{t} * {x}" for t, x in zip(theta, o)) or "0.0") + ")"
-    if len(names) % 2:
-        return forward + " + " + names[-1], tuple(o) + tuple(theta) + ("1.0",)
+    if bias:
+        return forward + " + " + bias[0], tuple(o) + tuple(theta) + ("1.0",)
     return forward, tuple(o) + tuple(theta)
 
 
+def _write_sum(operands: Sequence[str]) -> str:
+    return "Σ(" + ", ".join(operands) + ")"
+
+
+def _write_dot(operands: Sequence[str]) -> str:
+    (theta, o), bias = nary_parts(operands, 2)
+    return " + ".join([f"{t}·{x}" for t, x in zip(theta, o)] + list(bias)) or "0"
+
+
 _ROWS = (
-    #  name          arity forward                    local derivatives ∂out/∂a (, ∂out/∂b)      symbol  rule
-    Op("add",        2, "a + b",                      ("1.0", "1.0"),                           "+",    "∂/∂a = 1, ∂/∂b = 1"),
-    Op("sub",        2, "a - b",                      ("1.0", "-1.0"),                          "−",    "∂/∂a = 1, ∂/∂b = −1"),
-    Op("mul",        2, "a * b",                      ("b", "a"),                               "×",    "∂/∂a = b, ∂/∂b = a"),
-    Op("div",        2, "a / b",                      ("1.0 / b", "-out / b"),                  "÷",    "∂/∂a = 1/b, ∂/∂b = −a/b²",
+    # Two operands a, b.  Methods: Value's operators made from the row; reflected: the same with
+    # the operands swapped (2 - v is v.__rsub__(2): a = 2, b = v).
+    #  name   arity forward   local ∂out/∂a, ∂out/∂b  symbol  rules (in words)          explain writes  Value methods
+    Op("add",  2, "a + b",    ("1.0", "1.0"),      "+", ("∂/∂a = 1", "∂/∂b = 1"),      "{a} + {b}", ("__add__",), ("__radd__",)),
+    Op("sub",  2, "a - b",    ("1.0", "-1.0"),     "−", ("∂/∂a = 1", "∂/∂b = −1"),     "{a} − {b}", ("__sub__",), ("__rsub__",)),
+    Op("mul",  2, "a * b",    ("b", "a"),          "×", ("∂/∂a = b", "∂/∂b = a"),      "{a} × {b}", ("__mul__",), ("__rmul__",)),
+    Op("div",  2, "a / b",    ("1.0 / b", "-out / b"), "÷", ("∂/∂a = 1/b", "∂/∂b = −a/b²"), "{a} ÷ {b}", ("__truediv__",), ("__rtruediv__",),
        guard=("b == 0.0", ZeroDivisionError, "div: division by zero ({a!r} / 0)")),
-    Op("powv",       2, "_pow(a, b)",                 ("_dpow(a, b)", "_dpow_exponent(a, out)"), "^",   "∂/∂a = b·a^(b−1), ∂/∂b = a^b·ln a"),
-    Op("pow",        1, "_pow(a, k)",                 ("_dpow(a, k)",),                         "^k",   "k·a^(k−1)"),
-    Op("rpow",       1, "_pow(k, a)",                 ("_dpow_exponent(k, out)",),              "k^",   "k^a·ln k"),
-    Op("neg",        1, "-a",                         ("-1.0",),                                "−",    "−1"),
-    Op("exp",        1, "_exp(a)",                    ("out",),                                 "exp",  "exp: e^a"),
-    Op("log",        1, "log(a)",                     ("1.0 / a",),                             "log",  "log: 1/a",
+    Op("powv", 2, "_pow(a, b)", ("_dpow(a, b)", "_dpow_exponent(a, out)"), "^",
+       ("∂/∂a = b·a^(b−1)", "∂/∂b = a^b·ln a"), "{a} ^ {b}", ("__pow__",)),       # v ** w, w a Value
+    # One operand a; k is a number the op carries, from the method's argument (parameter, default).
+    #  name         arity forward                  local ∂out/∂a                  symbol  rule       explain writes    Value methods
+    Op("pow",        1, "_pow(a, k)",               ("_dpow(a, k)",),              "^k",   ("k·a^(k−1)",), "{a}^{k}",        ("__pow__",), k=("exponent", None)),  # v ** 3
+    Op("rpow",       1, "_pow(k, a)",               ("_dpow_exponent(k, out)",),   "k^",   ("k^a·ln k",),  "{k}^{a}",        ("__rpow__",), k=("base", None)),     # 2 ** v
+    Op("neg",        1, "-a",                       ("-1.0",),                     "−",    ("−1",),        "−{a}",           ("__neg__",)),
+    Op("exp",        1, "_exp(a)",                  ("out",),                      "exp",  ("e^a",),       "exp({a})",       ("exp",)),
+    Op("log",        1, "log(a)",                   ("1.0 / a",),                  "log",  ("1/a",),       "log({a})",       ("log",),
        guard=("a <= 0.0", ValueError, "log: input must be > 0, got {a!r}")),
-    Op("sqrt",       1, "sqrt(a)",                    ("0.5 / out if out else inf",),           "√",    "√: 1/(2√a)",
+    Op("sqrt",       1, "sqrt(a)",                  ("0.5 / out if out else inf",), "√",   ("1/(2√a)",),   "√({a})",         ("sqrt",),
        guard=("a < 0.0", ValueError, "sqrt: input must be >= 0, got {a!r}")),
-    Op("tanh",       1, "tanh(a)",                    ("1.0 - out * out",),                     "tanh", "tanh: 1−o²"),
-    Op("sigmoid",    1, "_sigmoid(a)",                ("out * (1.0 - out)",),                   "σ",    "σ: σ(1−σ)"),
-    Op("relu",       1, "0.0 if a <= 0.0 else a",     ("0.0 if a <= 0.0 else 1.0",),            "relu", "relu: [u>0]"),
-    Op("leaky_relu", 1, "k * a if a <= 0.0 else a",   ("k if a <= 0.0 else 1.0",),              "leaky", "leaky: 1 or k"),
-    Op("softplus",   1, "(a if a > 0.0 else 0.0) + log1p(_exp(-abs(a)))", ("_sigmoid(a)",),  "softplus", "softplus: σ(a)"),
-    Op("abs",        1, "abs(a)",                     ("1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0",), "|·|", "|·|: sign(a)"),
-    Op("sum",        0, "",                           (),                                       "Σ",    "Σ: 1 each",  expand=_expand_sum),
-    Op("dot",        0, "",                           (),                                       "Σθ·o", "∂u/∂θ = o, ∂u/∂o = θ, ∂u/∂b = 1", expand=_expand_dot),
+    Op("tanh",       1, "tanh(a)",                  ("1.0 - out * out",),          "tanh", ("1−o²",),      "tanh({a})",      ("tanh",)),
+    Op("sigmoid",    1, "_sigmoid(a)",              ("out * (1.0 - out)",),        "σ",    ("σ(1−σ)",),    "σ({a})",         ("sigmoid",)),
+    Op("relu",       1, "0.0 if a <= 0.0 else a",   ("0.0 if a <= 0.0 else 1.0",), "relu", ("[u>0]",),     "relu({a})",      ("relu",)),
+    Op("leaky_relu", 1, "k * a if a <= 0.0 else a", ("k if a <= 0.0 else 1.0",),   "leaky", ("1 or k",),   "leaky({a}, k={k})", ("leaky_relu",), k=("slope", 0.01)),
+    Op("softplus",   1, "(a if a > 0.0 else 0.0) + log1p(_exp(-abs(a)))", ("_sigmoid(a)",), "softplus", ("σ(a)",), "softplus({a})", ("softplus",)),
+    Op("abs",        1, "abs(a)",                   ("1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0",), "|·|", ("sign(a)",), "|{a}|", ("abs", "__abs__")),
+    # Any number of operands (made by autograd.sum and autograd.dot); rules per part of the layout.
+    Op("sum",        0, "", (), "Σ",    ("1 each",),                              _write_sum, width=1, expand=_expand_sum),
+    Op("dot",        0, "", (), "Σθ·o", ("∂u/∂θ = o", "∂u/∂o = θ", "∂u/∂b = 1"), _write_dot, width=2, expand=_expand_dot),
 )
 
 # softplus, ln(1 + e^a), is written max(a, 0) + ln(1 + e^−|a|) so that e is only raised to

@@ -13,9 +13,10 @@ import math
 import numbers
 import sys
 from functools import partial, reduce
+from textwrap import indent as _indent
 from operator import add as _add
 from operator import mul as _mul
-from typing import Iterable, Optional, Sequence, TextIO, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
 
 from . import modes as _modes
 from .ops import HELPERS, OPS, Op
@@ -60,14 +61,7 @@ class Value:
                 raise OverflowError(f"Value(): {short} is too large for a float") from None
         if label.__class__ is not str:
             raise TypeError(f"Value() label must be a str, got {type(label).__name__}")
-        self.data = data
-        self.grad = 0.0
-        self.label = label
-        self.tag = None
-        self._op = ""
-        self._prev = ()
-        self._local = ()
-        self._arg = None
+        _fill(self, data, label)
         if _modes.active:  # a Value made while compile traces fn is one of fn's constants
             tracer = _modes.current_tracer()
             if tracer is not None:
@@ -144,22 +138,69 @@ class Value:
     # arithmetic methods are installed below from the op table
 
 
-def _const(x: object) -> object:
-    """Wrap a plain number as a constant leaf, or NotImplemented for anything else."""
-    cls = x.__class__
-    if cls is not float and cls is not int:
-        if cls is bool or not isinstance(x, numbers.Real):
-            return NotImplemented
-    v = _new(Value)
-    v.data = float(x)
+# --- the node constructor -------------------------------------------------------------
+#
+# _FIELDS is the one place a node's fields are written.  Every function that makes a node
+# is generated from it: the op methods paste it after their forward line (the engine's hot
+# path, so no call is paid per node), and _node, _make, _const and _fill below are it with
+# a signature around it.
+
+_FIELDS = """\
+    v.data = {out}
     v.grad = 0.0
-    v.label = ""
+    v.label = {label}
     v.tag = None
-    v._op = "const"
-    v._prev = ()
-    v._local = ()
-    v._arg = None
-    return v
+    v._op = {name}
+    v._prev = {prev}
+    v._local = {local}
+    v._arg = {arg}
+"""
+
+# While any mode is entered anywhere (no_grad, detect_anomaly, compile's tracing), ops take
+# the slow path, _special, which reads the modes of this thread or task.
+_CHECK_MODES = """\
+    if _modes.active:
+        return _special({out}, {name}, {prev}, {local}, {arg})
+"""
+
+
+def _node_source(out: str, name: str, prev: str, local: str, arg: str, modes: bool = True) -> str:
+    """Lines that make and return a new node (checking the modes first, unless ``modes`` is False)."""
+    fields = dict(out=out, name=name, prev=prev, local=local, arg=arg)
+    return ((_CHECK_MODES.format(**fields) if modes else "") + "    v = _new(Value)\n"
+            + _FIELDS.format(label='""', **fields) + "    return v\n")
+
+
+#: The globals of all generated code: the op table's helpers and what a new node needs.
+_SCOPE: Dict[str, object] = dict(HELPERS, Value=Value, _new=_new, _modes=_modes, _Real=numbers.Real)
+
+
+def _define(source: str, name: str, doc: str, filename: str = "<deltagrad node>"):
+    """The function ``_fn`` that ``source`` defines, named ``name``, with ``_SCOPE`` as globals."""
+    exec(compile(source, filename, "exec"), _SCOPE)
+    func = _SCOPE.pop("_fn")  # one name for all, so no method can shadow a helper (tanh)
+    func.__name__ = func.__qualname__ = name
+    func.__doc__ = doc
+    return func
+
+
+_fill = _define("def _fn(v, data, label):\n" + _FIELDS.format(
+    out="data", label="label", name='""', prev="()", local="()", arg="None"), "_fill",
+    "Set the fields of a Value made by ``Value(data, label)``.")
+_make = _define("def _fn(out, name, prev, local, arg):\n"
+                + _node_source("out", "name", "prev", "local", "arg", modes=False), "_make",
+                "A new node, whatever mode is entered (the slow path's constructor).")
+_node = _define("def _fn(out, name, prev, local, arg=None):\n"
+                + _node_source("out", "name", "prev", "local", "arg"), "_node",
+                "A new node (through the slow path while a mode is entered): sum and dot use it.")
+_const = _define(
+    "def _fn(x):\n"
+    "    cls = x.__class__\n"
+    "    if cls is not float and cls is not int:\n"
+    "        if cls is bool or not isinstance(x, _Real):\n"
+    "            return NotImplemented\n"
+    + _node_source("float(x)", '"const"', "()", "()", "None", modes=False), "_const",
+    "Wrap a plain number as a constant leaf, or NotImplemented for anything else.")
 
 
 def _special(out: float, name: str, prev: tuple, local: tuple, arg: Optional[float]) -> Value:
@@ -168,38 +209,19 @@ def _special(out: float, name: str, prev: tuple, local: tuple, arg: Optional[flo
         inputs = ", ".join(repr(p.data) for p in prev)
         extra = f", k={arg!r}" if arg is not None else ""
         raise FloatingPointError(f"detect_anomaly: {name}({inputs}{extra}) produced {out!r}")
-    v = _new(Value)
-    v.data = out
-    v.grad = 0.0
-    v.label = ""
-    v.tag = None
     if not _modes.is_grad_enabled():
-        v._op, v._prev, v._local, v._arg = "", (), (), None
-    else:
-        v._op, v._prev, v._local, v._arg = name, prev, local, arg
+        name, prev, local, arg = "", (), (), None
+    v = _make(out, name, prev, local, arg)
     tracer = _modes.current_tracer()
     if tracer is not None:
         tracer.record(v)
     return v
 
 
-# --- generating the methods from the op table ---------------------------------------
+_SCOPE.update(_const=_const, _special=_special)  # looked up when generated code runs
 
-_NODE = """\
-    if _modes.active:
-        return _special(out, {name!r}, {prev}, {local}, {arg})
-    v = _new(Value)
-    v.data = out
-    v.grad = 0.0
-    v.label = ""
-    v.tag = None
-    v._op = {name!r}
-    v._prev = {prev}
-    v._local = {local}
-    v._arg = {arg}
-    return v
-"""
 
+# --- Value's methods, generated from the op table's rows ------------------------------
 
 def _guard(op: Op) -> str:
     if op.guard is None:
@@ -212,95 +234,75 @@ def _tuple(items: Sequence[str]) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
-def _binary_source(op: Op, method: str, reflected: bool) -> str:
+def _op_body(op: Op, prev: str, arg: str) -> str:
+    """Guard, forward value and the new node of ``op`` (its operands' data already in a, b)."""
+    return (_guard(op) + f"    out = {op.forward}\n"
+            + _node_source("out", repr(op.name), prev, _tuple(op.local), arg))
+
+
+def _binary_body(op: Op, reflected: bool) -> str:
+    """``op`` on ``self`` and the Value ``other`` (swapped when ``reflected``)."""
     x, y = ("other", "self") if reflected else ("self", "other")
-    return (
-        "def _fn(self, other):\n"
-        f"    if other.__class__ is not Value:\n"
-        f"        other = _const(other)\n"
-        f"        if other is NotImplemented:\n"
-        f"            return NotImplemented\n"
-        f"    a = {x}.data\n"
-        f"    b = {y}.data\n"
-        + _guard(op)
-        + f"    out = {op.forward}\n"
-        + _NODE.format(name=op.name, prev=f"({x}, {y})", local=_tuple(op.local), arg="None"))
+    return f"    a = {x}.data\n    b = {y}.data\n" + _op_body(op, f"({x}, {y})", "None")
 
 
-def _unary_source(op: Op, method: str, with_k: bool) -> str:
-    return (
-        f"def _fn(self{', k' if with_k else ''}):\n"
-        f"    a = self.data\n"
-        + _guard(op)
-        + f"    out = {op.forward}\n"
-        + _NODE.format(name=op.name, prev="(self,)", local=_tuple(op.local),
-                       arg="k" if with_k else "None"))
+def _k_body(op: Op, param: str, operator: bool) -> str:
+    """``op`` on ``self`` with its constant k from ``param``: a real number, else
+    NotImplemented (an operator, so Python tries the other operand) or a TypeError."""
+    refuse = ("return NotImplemented" if operator else
+              f'raise TypeError(f"{op.name} {param} must be a real number, '
+              f'got {{type(k).__name__}}: {{k!r}}")')
+    return (f"    k = {param}\n"
+            "    if k.__class__ is not float:\n"
+            "        if k.__class__ is bool or not isinstance(k, _Real):\n"
+            f"            {refuse}\n"
+            "        k = float(k)\n"
+            "    a = self.data\n" + _op_body(op, "(self,)", "k"))
 
 
-def _build(source: str, name: str, op: Op):
-    namespace = dict(HELPERS, Value=Value, _new=_new, _modes=_modes, _const=_const,
-                     _special=_special)
-    exec(compile(source, f"<deltagrad op {op.name}>", "exec"), namespace)
-    func = namespace["_fn"]  # one name for all, so no method can shadow a helper (tanh)
-    func.__name__ = name
-    func.__qualname__ = f"Value.{name}"
-    rules = ", ".join(op.local)
-    func.__doc__ = f"{op.name}: out = {op.forward};  local derivatives: {rules}."
-    return func
+def _method_source(method: str, rows: Sequence[Tuple[Op, bool]]) -> str:
+    """The source of ``Value.<method>`` from the rows that provide it (see ``Op``)."""
+    binary = [(op, r) for op, r in rows if op.arity == 2]
+    keyed = [op for op, _ in rows if op.arity == 1 and op.k is not None]
+    plain = [op for op, _ in rows if op.arity == 1 and op.k is None]
+    if len(binary) > 1 or len(keyed) > 1 or (plain and len(rows) > 1) or not (binary or keyed or plain):
+        raise TypeError(f"Value.{method}: the op table gives it to {[op.name for op, _ in rows]}; "
+                        "one row, or one two-operand row and one row with a k")
+    operator = method.startswith("__")
+    if plain:
+        return "def _fn(self):\n    a = self.data\n" + _op_body(plain[0], "(self,)", "None")
+    if not keyed:
+        return ("def _fn(self, other):\n"
+                "    if other.__class__ is not Value:\n"
+                "        other = _const(other)\n"
+                "        if other is NotImplemented:\n"
+                "            return NotImplemented\n" + _binary_body(*binary[0]))
+    param, default = ("other", None) if operator else keyed[0].k  # type: ignore[misc]
+    signature = param if default is None else f"{param}={default!r}"
+    source = f"def _fn(self, {signature}):\n"
+    if binary:  # a Value operand takes the two-operand row
+        source += f"    if {param}.__class__ is Value:\n" + _indent(_binary_body(*binary[0]), "    ")
+    return source + _k_body(keyed[0], param, operator)
 
 
-for _method, _opname, _reflected in (
-        ("__add__", "add", False), ("__radd__", "add", True),
-        ("__sub__", "sub", False), ("__rsub__", "sub", True),
-        ("__mul__", "mul", False), ("__rmul__", "mul", True),
-        ("__truediv__", "div", False), ("__rtruediv__", "div", True)):
-    setattr(Value, _method, _build(_binary_source(OPS[_opname], _method, _reflected),
-                                   _method, OPS[_opname]))
-
-for _opname in ("neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softplus", "abs"):
-    _method = "__neg__" if _opname == "neg" else _opname
-    setattr(Value, _method, _build(_unary_source(OPS[_opname], _method, False),
-                                   _method, OPS[_opname]))
-Value.__abs__ = Value.abs
-
-_powv = _build(_binary_source(OPS["powv"], "_powv", False), "_powv", OPS["powv"])
-_pow_k = _build(_unary_source(OPS["pow"], "_pow_k", True), "_pow_k", OPS["pow"])
-_rpow_k = _build(_unary_source(OPS["rpow"], "_rpow_k", True), "_rpow_k", OPS["rpow"])
-_leaky = _build(_unary_source(OPS["leaky_relu"], "_leaky", True), "_leaky", OPS["leaky_relu"])
+def _install_methods() -> None:
+    """Give ``Value`` every method and operator the op table's rows declare."""
+    provided: Dict[str, List[Tuple[Op, bool]]] = {}
+    for op in OPS.values():
+        for method in op.methods:
+            provided.setdefault(method, []).append((op, False))
+        for method in op.reflected:
+            provided.setdefault(method, []).append((op, True))
+    for method, rows in provided.items():
+        doc = "\n".join(f"{op.name}: out = {op.forward};  local derivatives: {', '.join(op.local)}."
+                        for op, _ in rows)
+        names = "+".join(op.name for op, _ in rows)
+        func = _define(_method_source(method, rows), method, doc, f"<deltagrad op {names}>")
+        func.__qualname__ = f"Value.{method}"
+        setattr(Value, method, func)
 
 
-def _real(x: object, what: str) -> float:
-    if x.__class__ is bool or not isinstance(x, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r}")
-    return float(x)
-
-
-def _pow_method(self: Value, other: Union[Value, Number]) -> Value:
-    """``v ** w``: a Value exponent gets a gradient too; a number exponent is a constant k."""
-    if other.__class__ is Value:
-        return _powv(self, other)
-    cls = other.__class__
-    if cls is bool or not isinstance(other, numbers.Real):
-        return NotImplemented
-    return _pow_k(self, float(other))
-
-
-def _rpow_method(self: Value, other: Number) -> Value:
-    """``2 ** v``: the base is a constant k; out = k^v, ∂out/∂v = k^v·ln k."""
-    cls = other.__class__
-    if cls is bool or not isinstance(other, numbers.Real):
-        return NotImplemented
-    return _rpow_k(self, float(other))
-
-
-def _leaky_relu_method(self: Value, slope: Number = 0.01) -> Value:
-    """max(a, slope·a): like relu, but a small slope k below zero keeps gradients alive."""
-    return _leaky(self, _real(slope, "leaky_relu slope"))
-
-
-Value.__pow__ = _pow_method
-Value.__rpow__ = _rpow_method
-Value.leaky_relu = _leaky_relu_method
+_install_methods()
 
 
 # --- fused n-ary nodes ---------------------------------------------------------------
@@ -316,21 +318,6 @@ def _as_values(items: Iterable[object], what: str) -> list:
             x = c
         out.append(x)
     return out
-
-
-def _node(out: float, name: str, prev: tuple, local: tuple) -> Value:
-    if _modes.active:
-        return _special(out, name, prev, local, None)
-    v = _new(Value)
-    v.data = out
-    v.grad = 0.0
-    v.label = ""
-    v.tag = None
-    v._op = name
-    v._prev = prev
-    v._local = local
-    v._arg = None
-    return v
 
 
 def vsum(values: Iterable[Union[Value, Number]]) -> Value:
@@ -374,6 +361,8 @@ def dot(weights: Sequence[Union[Value, Number]], inputs: Sequence[Union[Value, N
         weights, inputs = _as_values(weights, "dot weights"), _as_values(inputs, "dot inputs")
         wd, xd = [w.data for w in weights], [x.data for x in inputs]
         out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
+    # The operand layout of ops.nary_parts (θ_1..θ_n, o_1..o_n, then b), built inline here:
+    # calling a layout function from this, the hottest constructor, cost ~0.2 µs per neuron.
     if bias is None:
         return _node(out, "dot", (*weights, *inputs), (*xd, *wd))
     if bias.__class__ is not Value:

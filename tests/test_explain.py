@@ -101,7 +101,7 @@ def test_dot_node_terms_name_the_weight_input_and_bias_parts_of_its_rule():
 
 
 def test_rule_text_is_read_from_the_op_table(monkeypatch):
-    row = dataclasses.replace(ops_module.OPS["tanh"], rule="tanh: RULE FROM THE TABLE")
+    row = dataclasses.replace(ops_module.OPS["tanh"], rules=("RULE FROM THE TABLE",))
     monkeypatch.setitem(ops_module.OPS, "tanh", row)
     x = Value(0.3, "x")
     y = x.tanh()

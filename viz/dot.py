@@ -182,15 +182,10 @@ def _symbol(v: Value) -> str:
 
 
 def _rule_lines(v: Value) -> List[str]:
-    """The op's rule text from the table, one clause per line, prefixed with ∂ where the
-    rule starts with the symbol (``tanh: 1−o²`` becomes ``∂: 1−o²`` under ``tanh``)."""
-    op = OPS[v.op]
-    rule = op.rule
-    if rule.startswith(op.symbol + ":"):
-        rule = "∂" + rule[len(op.symbol):]
-    elif not rule.startswith("∂"):
-        rule = "∂: " + rule
-    lines = rule.split(", ")
+    """The op's rules from the table, one per line (``∂/∂a = 1``, ``∂/∂b = 1``); a single
+    rule after ``∂:`` (``tanh: 1−o²`` becomes ``∂: 1−o²`` under ``tanh``)."""
+    rules = OPS[v.op].rules
+    lines = list(rules) if len(rules) > 1 else [f"∂: {rules[0]}"]
     if v.arg is not None:
         lines.append(f"k = {fmt(v.arg)}")
     return lines
@@ -215,20 +210,7 @@ def _select(root: Value, depth: Optional[int]) -> Tuple[List[Value], set]:
                     nxt.append(p)
         frontier = nxt
     cut = {v for v in frontier if v.parents}
-    order: List[Value] = []
-    seen = {root}
-    stack = [(root, iter(root.parents if root not in cut else ()))]
-    while stack:
-        node, parents = stack[-1]
-        for p in parents:
-            if p not in seen:
-                seen.add(p)
-                stack.append((p, iter(() if p in cut else p.parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order, cut
+    return topological_order(root, lambda v: () if v in cut else v.parents), cut
 
 
 def _value_label(v: Value, name: str, role: str, is_root: bool, health: bool, delta: bool) -> str:
