@@ -18,6 +18,7 @@ from operator import add as _add
 from operator import mul as _mul
 from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
 
+from . import display as _display
 from . import modes as _modes
 from .ops import HELPERS, OPS, Op
 
@@ -97,10 +98,13 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
-    def _repr_svg_(self) -> str:
-        """This value's graph as SVG, so Jupyter/IPython shows a Value as a picture."""
-        from viz import svg  # the one place autograd reaches up to viz, lazily
-        return svg(self)
+    def _repr_svg_(self) -> Optional[str]:
+        """This value's graph as SVG, so Jupyter/IPython shows a Value as a picture.
+
+        Drawn by whichever renderer a drawing package registered (``viz`` does, see
+        ``autograd.display``); None when there is none, and Jupyter shows the ``repr``.
+        """
+        return _display.svg(self)
 
     def __float__(self) -> float:
         if _modes.active and _modes.current_tracer() is not None:

@@ -17,6 +17,7 @@ from typing import Optional, Union
 import graphviz
 
 from autograd import Value
+from autograd import display as _display
 
 from .display import display_svg
 from .dot import Drawing, GraphTooLargeError, to_dot
@@ -73,3 +74,8 @@ def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
         data = run(drawing.source, format, drawing.engine)
     path.write_bytes(data)
     return str(path)
+
+
+# Values (and models) shown in Jupyter ask autograd.display, which asks this; setup.cfg also
+# declares it as an entry point, so it is found before viz is imported.
+_display.register(display_svg)
