@@ -195,8 +195,9 @@ def _write_dot(operands: Sequence[str]) -> str:
 
 
 _ROWS = (
-    # Two operands a, b.  Methods: Value's operators made from the row; reflected: the same with
-    # the operands swapped (2 - v is v.__rsub__(2): a = 2, b = v).
+    # Two operands a, b.  The last columns are the Value methods generated from the row:
+    # def __mul__(self, other) is mul's (a = self, b = other); the reflected ones swap the
+    # operands (2 - v calls v.__rsub__(2): a = 2, b = v).  A plain number becomes a "const".
     #  name   arity forward   local ∂out/∂a, ∂out/∂b  symbol  rules (in words)          explain writes  Value methods
     Op("add",  2, "a + b",    ("1.0", "1.0"),      "+", ("∂/∂a = 1", "∂/∂b = 1"),      "{a} + {b}", ("__add__",), ("__radd__",)),
     Op("sub",  2, "a - b",    ("1.0", "-1.0"),     "−", ("∂/∂a = 1", "∂/∂b = −1"),     "{a} − {b}", ("__sub__",), ("__rsub__",)),

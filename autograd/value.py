@@ -1,10 +1,12 @@
 """``Value``: one real number in a computation graph, with its gradient.
 
 The arithmetic methods are not written out by hand: they are generated, at import,
-from the rows of ``autograd.ops.OPS``, so each op's forward value and local
-derivatives exist in exactly one place.  A node stores its parents and, aligned with
-them, the local derivatives ∂out/∂parent computed at forward time; ``backward`` then
-needs no per-node closures, only ``parent.grad += local · node.grad``.
+from the rows of ``autograd.ops.OPS`` (each row names the methods it provides: search
+ops.py for ``__mul__``), so each op's forward value and local derivatives exist in
+exactly one place.  A node stores its parents and, aligned with them, the local
+derivatives ∂out/∂parent computed at forward time; ``backward`` then needs no per-node
+closures, only ``parent.grad += local · node.grad``.  Its fields are written in one
+place, the ``_FIELDS`` template, which every function that makes a node is built from.
 """
 
 from __future__ import annotations
