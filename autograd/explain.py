@@ -150,3 +150,7 @@ def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = Non
         out.append(f"... {hidden} more node{'s' if hidden != 1 else ''} "
                    f"(pass limit={len(order)} or limit=None to see all)")
     print("\n".join(out), file=sys.stdout if file is None else file)
+
+
+#: ``v.explain(limit=40, file=None)``: the same function, as a method of every Value.
+Value.explain = explain  # type: ignore[attr-defined]

@@ -107,7 +107,11 @@ def _computed_nodes(root: Value) -> tuple:
 
 def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
     """Apply the chain rule from ``root``: for each node, newest first,
-    ``parent.grad += ∂node/∂parent · node.grad``.  Gradients accumulate across calls.
+    ``parent.grad += ∂node/∂parent · node.grad``.  Also a method: ``root.backward()``.
+
+    Gradients accumulate, as in PyTorch: calling it twice doubles them.  Reset with
+    ``autograd.zero_grad(root)`` (the whole graph), ``zero_grad(params)`` (just those), or an
+    optimiser's ``zero_grad()``.
 
     A node whose gradient is exactly 0 (a dead ReLU's, say) passes nothing on: its
     parents' contributions are 0·(local derivative), which is 0 wherever the local
@@ -171,3 +175,7 @@ def zero_grad(values: Union[Value, Iterable[Value]]) -> None:
         if v.__class__ is not Value:
             raise TypeError(f"zero_grad: item {i} is a {type(v).__name__}, not a Value")
         v.grad = 0.0
+
+
+#: ``v.backward(grad=1.0)``: the same function, as a method of every Value.
+Value.backward = backward  # type: ignore[method-assign]

@@ -18,7 +18,7 @@ from functools import partial, reduce
 from textwrap import indent as _indent
 from operator import add as _add
 from operator import mul as _mul
-from typing import Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import display as _display
 from . import modes as _modes
@@ -122,24 +122,8 @@ class Value:
                 "time. Use an op (relu, abs, leaky_relu) or branch outside the compiled function.")
         return True
 
-    # --- backward ---------------------------------------------------------------------
-    def backward(self, grad: Number = 1.0) -> None:
-        """Backpropagate from this node: every node reachable gets ``grad += ∂self/∂node · grad``.
-
-        Gradients accumulate, as in PyTorch: calling ``backward`` twice doubles them.
-        Reset with ``autograd.zero_grad(root)`` (the whole graph) or
-        ``zero_grad(params)`` (just those), or an optimiser's ``zero_grad()``.
-        """
-        from .graph import backward
-        backward(self, grad)
-
-    def explain(self, limit: Optional[int] = 40, file: Optional[TextIO] = None) -> None:
-        """Print how backward's chain rule gave each node of this graph its gradient.
-
-        See ``autograd.explain``; call it after ``backward()``.
-        """
-        from .explain import explain
-        explain(self, limit=limit, file=file)
+    # ``backward()`` and ``explain()`` are methods too; graph.py and explain.py, which build on
+    # this module, attach them (so nothing here imports upwards, not even lazily).
 
     # arithmetic methods are installed below from the op table
 

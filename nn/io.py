@@ -314,3 +314,8 @@ def _is_parameter_name(key: str, sizes: Sequence[int]) -> bool:
 def _listing(names: List[str], total: int) -> str:
     shown = ", ".join(repr(n) for n in names)
     return shown + (f", ... ({total - len(names)} more)" if total > len(names) else "")
+
+
+#: ``model.save(path)`` and ``model.load(path)``: the functions above, as methods of every MLP.
+MLP.save = save  # type: ignore[attr-defined]
+MLP.load = load_into  # type: ignore[attr-defined]

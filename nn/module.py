@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 import random
 import reprlib
 from collections.abc import Mapping, Set
@@ -468,18 +467,8 @@ class MLP(Module):
         return [(f"layers.{i}.{name}", p)
                 for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
 
-    def save(self, path: Union[str, os.PathLike[str]]) -> None:
-        """Write architecture and parameters to a JSON file, atomically (see ``nn.io``)."""
-        from .io import save
-        save(self, path)
-
-    def load(self, path: Union[str, os.PathLike[str]]) -> None:
-        """Load parameters from a file ``save`` wrote; the architecture must match.
-
-        On any problem a ValueError names the file and the model is left unchanged.
-        """
-        from .io import load_into
-        load_into(self, path)
+    # ``model.save(path)`` and ``model.load(path)`` (JSON files, never pickle) are attached by
+    # nn/io.py, which builds on this module: nothing here imports it back.
 
     def __repr__(self) -> str:
         layers = ", ".join(f"{layer.nout} {layer.activation}" for layer in self.layers)
