@@ -36,12 +36,13 @@ def groups(svg_text: str, cls: str) -> Dict[str, List[str]]:
 
 
 def edge_labels(svg_text: str) -> List[Tuple[str, str]]:
-    """(title "tail->head", label) for every labelled edge, one entry per edge."""
+    """(title "tail->head", label) for every labelled edge, one entry per edge (the head's
+    port, ``:i0`` where an op with several inputs takes each at its own place, left out)."""
     root = ET.fromstring(svg_text)
     out = []
     for g in root.iter(f"{SVG}g"):
         if g.get("class") == "edge":
-            title = g.find(f"{SVG}title").text
+            title = re.sub(r":i\d+$", "", g.find(f"{SVG}title").text)
             for t in g.iter(f"{SVG}text"):
                 out.append((title, "".join(t.itertext())))
     return out
@@ -379,3 +380,52 @@ def test_fused_dot_node_edges():
     # ∂u/∂θ_ℓ = o_ℓ, ∂u/∂o_ℓ = θ_ℓ, ∂u/∂b = 1
     assert [by_tail[name[v]] for v in (*w, *x)] == [2.0, 3.0, 0.5, -1.0]
     assert by_tail[name[u.parents[-1]]] == 1.0
+
+
+# --- operands in order ---------------------------------------------------------------------
+
+
+def _label_positions(svg_text: str) -> Dict[str, Tuple[float, float]]:
+    """The (x, y) of each value record's name (its first text), keyed by that name."""
+    out = {}
+    for g in ET.fromstring(svg_text).iter(f"{SVG}g"):
+        first = next(g.iter(f"{SVG}text"), None) if g.get("class") == "node" else None
+        if first is not None:
+            out["".join(first.itertext())] = (float(first.get("x")), float(first.get("y")))
+    return out
+
+
+def _operands_in_order(svg_text: str, sizes: List[int], layers: range, axis: int) -> int:
+    """Asserts that every drawn neuron of ``layers`` has θ_1 … θ_n then b, and its inputs,
+    in order along ``axis`` (1: top to bottom, 0: left to right); returns how many it checked."""
+    at = _label_positions(svg_text)
+    checked = 0
+    for k in layers:
+        inputs = ([f"x[{j}]" for j in range(sizes[0])] if k == 0
+                  else [f"o[{k - 1},{j}]" for j in range(sizes[k])])
+        for i in range(sizes[k + 1]):
+            params = [f"θ[{k},{i},{j}]" for j in range(len(inputs))] + [f"b[{k},{i}]"]
+            for group in (params, inputs):
+                coords = [at[name][axis] for name in group]
+                assert all(a < b for a, b in zip(coords, coords[1:])), (group, coords)
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("rankdir, axis", [("LR", 1), ("TB", 0)])
+def test_a_neurons_operands_come_out_in_order_theta_then_b(rankdir, axis):
+    """θ_1 … θ_n, then b, top to bottom (left to right for TB), and the inputs in order,
+    in every neuron; the same bytes on every run."""
+    model = nn.MLP(2, [4, 1], activation="tanh", seed=1)
+    err = model.trace([0.5, -0.2], 1.0, "mse").err
+    first = viz.svg(err, rankdir=rankdir)
+    assert _operands_in_order(first, [2, 4, 1], range(2), axis) == 5
+    assert viz.svg(err, rankdir=rankdir) == first
+
+
+def test_operands_in_order_in_the_demo_models_graph_at_depth_3():
+    model = nn.MLP(2, [16, 16, 1], activation="relu", seed=1337)
+    out = model([0.5, 0.2])
+    out.backward()
+    svg_text = viz.svg(out, depth=3)   # u[2,0], and every u[1,i] with its θ, b and inputs o[0,ℓ]
+    assert _operands_in_order(svg_text, [2, 16, 16, 1], range(1, 3), 1) == 17

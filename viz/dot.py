@@ -213,6 +213,17 @@ def _select(root: Value, depth: Optional[int]) -> Tuple[List[Value], set]:
     return topological_order(root, lambda v: () if v in cut else v.parents), cut
 
 
+def _slots(v: Value) -> List[int]:
+    """The port (top to bottom, or left to right for TB) of each operand of ``v``'s op: in
+    argument order, except that ``dot`` with a bias, a neuron's u = Σ θ·o + b, takes its
+    θ_1 … θ_n, then b, then its inputs o_1 … o_n (its parents are θ…, o…, b)."""
+    n = len(v.parents)
+    if v.op == "dot" and n % 2 == 1:
+        k = n // 2
+        return list(range(k)) + [k + 1 + i for i in range(k)] + [k]
+    return list(range(n))
+
+
 def _value_label(v: Value, name: str, role: str, is_root: bool, health: bool, delta: bool) -> str:
     """A value's record, two rows so that it stays narrow: its name, then ``data | grad``
     (a neuron's u under a loss shows its grad as δ = ∂Err/∂u)."""
@@ -229,16 +240,34 @@ def _value_label(v: Value, name: str, role: str, is_root: bool, health: bool, de
             f'color="#475569">{cells}</table></td></tr></table>>')
 
 
-def _op_label(v: Value, show_rules: bool, cut: bool) -> str:
+def _op_label(v: Value, show_rules: bool, cut: bool, ports: int = 0, rankdir: str = "LR") -> str:
     """An op's small rounded box: its symbol, then one row per derivative rule (from the
-    op table) and a note where ``depth`` cut its inputs off."""
+    op table) and a note where ``depth`` cut its inputs off.
+
+    An op with ``ports`` > 1 inputs gets one invisible port per input (``i0``, ``i1``, ...)
+    along the side they come in from: dot orders the inputs by where their edges end, so
+    operands come out in the order of their ports, the same on every run.
+    """
     lines = [_esc(x) for x in _rule_lines(v)] if show_rules else []
     if cut:
         lines.append("inputs beyond depth")
     rows = "".join(f'<tr><td><font point-size="9" color="#475569">{line}</font></td></tr>' for line in lines)
     style = "rounded,dashed" if cut else "rounded"
-    return (f'<<table border="1" style="{style}" cellborder="0" cellspacing="0" cellpadding="1" '
-            f'bgcolor="#f1f5f9" color="#94a3b8"><tr><td><b>{_esc(_symbol(v))}</b></td></tr>{rows}</table>>')
+    inner = (f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+             f'<tr><td><b>{_esc(_symbol(v))}</b></td></tr>{rows}</table>')
+    cells = [f'<td port="i{k}" width="1" height="1"></td>' for k in range(ports)]
+    if ports < 2:
+        body = f"<tr><td>{inner}</td></tr>"
+    elif rankdir in ("LR", "RL"):   # a column of ports on the side the inputs come from
+        content = f'<td rowspan="{ports}">{inner}</td>'
+        first = cells[0] + content if rankdir == "LR" else content + cells[0]
+        body = f"<tr>{first}</tr>" + "".join(f"<tr>{c}</tr>" for c in cells[1:])
+    else:                           # a row of ports above (TB) or below (BT)
+        port_row = f"<tr>{''.join(cells)}</tr>"
+        content = f'<tr><td colspan="{ports}">{inner}</td></tr>'
+        body = port_row + content if rankdir == "TB" else content + port_row
+    return (f'<<table border="1" style="{style}" cellborder="0" cellspacing="0" cellpadding="0" '
+            f'bgcolor="#f1f5f9" color="#94a3b8">{body}</table>>')
 
 
 def _legend(roles: set, show_local: bool, has_u: bool, backward_done: bool, root_name: str,
@@ -351,12 +380,16 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
             continue
         op = name + "op"
         is_cut = v in cut
-        where.append((op, {"id": op, "shape": "plain", "label": _op_label(v, show_rules, is_cut)}))
+        label = _op_label(v, show_rules, is_cut, 0 if is_cut else len(v.parents), rankdir)
+        where.append((op, {"id": op, "shape": "plain", "label": label}))
         edges.append((op, name, {"id": f"{name}_out"}))
         if is_cut:
             continue
+        slot = _slots(v)
         for pos, (p, d) in enumerate(zip(v.parents, v.local_grads)):
             attrs = {"id": f"{name}_in{pos}"}  # stable ids: the interactive page highlights by them
+            if len(v.parents) > 1:
+                attrs["headport"] = f"i{slot[pos]}"
             if show_local:
                 attrs.update(label=f"∂ {fmt(d)}", fontcolor="#1d4ed8" if math.isfinite(d) else "#dc2626")
             edges.append((names[p], op, attrs))
