@@ -7,9 +7,11 @@ independence from nn is checked with a model that is not an nn model at all.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Dict, List
 
 import pytest
@@ -19,7 +21,6 @@ import viz
 from autograd import Value
 
 SVG = "{http://www.w3.org/2000/svg}"
-XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
 
 
 def node_texts(svg_text: str) -> Dict[str, List[str]]:
@@ -32,12 +33,19 @@ def node_texts(svg_text: str) -> Dict[str, List[str]]:
 
 
 def edge_tooltips(svg_text: str) -> Dict[str, str]:
-    """edge title ("tail:e->head:w") -> the tooltip the browser shows on it."""
+    """edge ("tail->head", from the comment Graphviz writes before it) -> the tooltip the
+    browser shows on it: the text of the edge group's own <title>."""
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+    root = ET.fromstring(svg_text, parser=parser)
     out = {}
-    for g in ET.fromstring(svg_text).iter(f"{SVG}g"):
-        if g.get("class") == "edge":
-            link = g.find(f".//{SVG}a")
-            out[g.find(f"{SVG}title").text] = link.get(XLINK_TITLE)
+    for parent in root.iter():
+        name = None
+        for child in parent:
+            if child.tag is ET.Comment:
+                name = html.unescape(child.text.strip())
+            elif child.get("class") == "edge":
+                assert child.find(f".//{SVG}a") is None  # no link: the title is the edge's own
+                out[name] = child.find(f"{SVG}title").text
     return out
 
 
@@ -80,7 +88,7 @@ def test_delta_and_weight_gradients_match_finite_differences(loss):
             assert close(after("b ", texts), neuron.b.data)
             for ell, theta in enumerate(neuron.w):
                 src = f"x{ell}" if k == 0 else f"n{k - 1}_{ell}"
-                tip = tips[f"{src}:e->n{k}_{i}:w"]
+                tip = tips[f"{src}->n{k}_{i}"]
                 assert tip.startswith(f"θ[{k},{i},{ell}] = ")
                 shown = float(tip.rsplit("= ", 1)[1])
                 assert close(shown, finite_difference(model, theta, x, y, loss)), tip
@@ -217,3 +225,17 @@ def test_trace_with_a_target_records_loss_err_and_delta():
             assert close(record.deltas()[k][i], finite_difference(model, neuron.b, [0.5, 0.2], 1.0, "mse"))
     with pytest.raises(ValueError, match="unknown loss 'nope'"):
         model.trace([0.5, 0.2], 1.0, "nope")
+
+
+def test_every_way_to_get_the_svg_gives_edges_their_tooltip_as_title(tmp_path):
+    """viz.svg, viz.render, Drawing.pipe and Drawing.render write the same SVG, in which
+    each weight's tooltip is its edge's <title>; a PNG is what the renderer wrote."""
+    drawing = viz.network(nn.MLP(2, [2, 1], activation="tanh", seed=1), [0.5, -0.2], y=1.0)
+    text = viz.svg(drawing)
+    assert drawing.pipe(format="svg", encoding="utf-8") == text
+    assert Path(viz.render(drawing, tmp_path / "a.svg")).read_text(encoding="utf-8") == text
+    assert Path(drawing.render(tmp_path / "b.gv", format="svg")).read_text(encoding="utf-8") == text
+    tips = edge_tooltips(text)
+    assert tips["x0->n0_0"].startswith("θ[0,0,0] = ") and "\n∂Err/∂θ = δ·o = " in tips["x0->n0_0"]
+    assert "xlink:title" not in text.split('class="edge"', 1)[1].split('class="node"', 1)[0]
+    assert drawing.pipe(format="png")[:4] == b"\x89PNG"

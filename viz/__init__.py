@@ -20,10 +20,10 @@ from autograd import Value
 from autograd import display as _display
 
 from .display import display_svg
-from .dot import Drawing, GraphTooLargeError, to_dot
+from .dot import Drawing, GraphTooLargeError, draw, to_dot
 from .html import Interactive, html, interactive
 from .network import network
-from .render import RendererNotFoundError, RenderError, find_renderer, run
+from .render import RendererNotFoundError, RenderError, find_renderer
 
 __all__ = ["to_dot", "svg", "render", "network", "html", "interactive", "Interactive", "display_svg",
            "Drawing", "GraphTooLargeError", "RendererNotFoundError", "RenderError", "find_renderer",
@@ -44,8 +44,7 @@ def _drawing(graph: Union[Value, graphviz.Digraph], options: dict) -> graphviz.D
 
 def svg(graph: Union[Value, graphviz.Digraph], **options: object) -> str:
     """The SVG text of ``graph`` (a Value, drawn with ``to_dot(graph, **options)``, or a Digraph)."""
-    drawing = _drawing(graph, options)
-    return run(drawing.source, "svg", drawing.engine).decode("utf-8")
+    return draw(_drawing(graph, options), "svg").decode("utf-8")
 
 
 def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
@@ -70,8 +69,7 @@ def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
             raise TypeError(f"viz.render: an HTML page needs a Value, got {type(graph).__name__}")
         data = html(graph, **options).encode("utf-8")  # type: ignore[arg-type]
     else:
-        drawing = _drawing(graph, options)
-        data = run(drawing.source, format, drawing.engine)
+        data = draw(_drawing(graph, options), format)
     path.write_bytes(data)
     return str(path)
 

@@ -80,7 +80,7 @@ def _svg(obj: Any) -> Optional[str]:
         how = "viz.render(value, 'graph.svg') writes it to a file"
     elif callable(getattr(obj, "trace", None)) and isinstance(getattr(obj, "nin", None), int):
         drawing = network(obj, [0.0] * obj.nin)
-        text = run(drawing.source, "svg", drawing.engine).decode("utf-8")
+        text = drawing.pipe(format="svg", encoding="utf-8")
         how = "viz.render(viz.network(model, x), 'net.svg') writes it to a file"
     else:
         return None

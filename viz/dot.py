@@ -71,8 +71,8 @@ class Drawing(graphviz.Digraph):
              quiet: bool = False, *, engine: Optional[str] = None,
              encoding: Optional[str] = None) -> Union[bytes, str]:
         """The DOT source rendered to ``format``: bytes, or text when ``encoding`` is given."""
-        data = run(self.source, _spec(format or self.format, renderer, formatter),
-                   engine or self.engine, _no_op(neato_no_op))
+        spec = _spec(format or self.format, renderer, formatter)
+        data = finish(run(self.source, spec, engine or self.engine, _no_op(neato_no_op)), spec)
         return data.decode(encoding) if encoding else data
 
     def _render(self, engine: str, format: Optional[str] = None,  # noqa: A002
@@ -93,8 +93,34 @@ class Drawing(graphviz.Digraph):
         if not overwrite_filepath and out.resolve() == source.resolve():
             raise ValueError(f"outfile {out.name!r} must be different from input file {source.name!r}")
         text = source.read_text(encoding=self.encoding)
-        out.write_bytes(run(text, _spec(format, renderer, formatter), engine, _no_op(neato_no_op)))
+        spec = _spec(format, renderer, formatter)
+        out.write_bytes(finish(run(text, spec, engine, _no_op(neato_no_op)), spec))
         return str(out)
+
+
+# An edge group as Graphviz writes it when the edge has a tooltip: its name as <title>,
+# the tooltip on an <a> around the line.
+_EDGE_TOOLTIP = re.compile(r'(<g id="[^"]*" class="edge">\n)<title>[^<]*</title>\n'
+                           r'<g id="a_[^"]*"><a xlink:title="([^"]*)">\n(.*?)</a>\n</g>\n</g>', re.S)
+
+
+def finish(data: bytes, format: str) -> bytes:  # noqa: A002
+    """A drawing's SVG as a person should get it: each edge's tooltip becomes its group's
+    ``<title>`` (what browsers show on hover; Graphviz puts the edge's name there and the
+    tooltip on a link around the line).  Other formats are returned as they are."""
+    if format.split(":")[0] != "svg":
+        return data
+    svg = data.decode("utf-8")
+    return _EDGE_TOOLTIP.sub(lambda m: f"{m.group(1)}<title>{m.group(2)}</title>\n{m.group(3)}</g>",
+                             svg).encode("utf-8")
+
+
+def draw(graph: graphviz.Digraph, format: str = "svg") -> bytes:  # noqa: A002
+    """``graph`` rendered to ``format`` with our renderer (``viz.svg``, ``viz.render``):
+    a ``Drawing`` as its ``pipe`` gives it, any other Digraph as the renderer writes it."""
+    if isinstance(graph, Drawing):
+        return graph.pipe(format=format)
+    return run(graph.source, format, graph.engine)
 
 
 def _spec(format: Optional[str], renderer: Optional[str], formatter: Optional[str]) -> str:  # noqa: A002

@@ -4,6 +4,9 @@ none outside the canvas)."""
 
 from __future__ import annotations
 
+import math
+import re
+
 from pathlib import Path
 from typing import Callable, Dict
 
@@ -88,11 +91,22 @@ def test_gallery_pictures_fit_and_every_text_is_readable(page, measure, name, ma
 
 
 def test_edge_tooltips_are_what_the_browser_shows(page, tmp_path):
-    """Pointing at a weight shows θ and ∂Err/∂θ: the link around the line carries the title."""
-    path = Path(viz.render(network([2, 1]), tmp_path / "n.svg"))
+    """Pointing at a weight shows θ and ∂Err/∂θ = δ·o: each edge group's own <title>
+    (the element browsers show on hover), with no link around the line."""
+    model = nn.MLP(2, [2, 1], activation="tanh", seed=1)
+    path = Path(viz.render(viz.network(model, [0.5, -0.2], y=1.0), tmp_path / "n.svg"))
     page.goto(path.as_uri())
-    titles = page.evaluate("() => Array.from(document.querySelectorAll('g.edge a'))"
-                           ".map(a => a.getAttributeNS('http://www.w3.org/1999/xlink', 'title'))")
+    titles = page.evaluate("() => Array.from(document.querySelectorAll('g.edge'))"
+                           ".map(g => (g.querySelector(':scope > title') || {}).textContent)")
+    assert page.evaluate("() => document.querySelectorAll('g.edge a').length") == 0
     assert len(titles) == 2 * 2 + 2 * 1 + 1
-    assert all(t.startswith("θ[") and "∂Err/∂θ = δ·o = " in t for t in titles[:-1])
+    thetas = {f"θ[{k},{i},{ell}]": w for k, layer in enumerate(model.layers)
+              for i, neuron in enumerate(layer.neurons) for ell, w in enumerate(neuron.w)}
+    for title in titles[:-1]:
+        name, rest = title.split(" = ", 1)
+        assert float(rest.split()[0]) == float(viz.dot.fmt(thetas.pop(name).data))
+        gradient = title.split("\n∂Err/∂θ = δ·o = ")[1]
+        delta, o, product = re.fullmatch(r"(\S+) × (\S+) = (\S+)", gradient).groups()
+        assert math.isclose(float(product), float(delta) * float(o), rel_tol=1e-3, abs_tol=1e-9)
+    assert not thetas  # every weight has its edge
     assert titles[-1].startswith("ŷ = o = ")
