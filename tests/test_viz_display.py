@@ -118,3 +118,5 @@ def test_without_a_loss_no_cell_claims_to_be_delta():
 def test_too_large_error_names_both_ways_out():
     with pytest.raises(viz.GraphTooLargeError, match=r"pass max_nodes=21 .* with depth=, e\.g\. "):
         viz.to_dot(chain(20), max_nodes=5)
+    with pytest.raises(viz.GraphTooLargeError, match=r"; for a model, viz\.network\(model, x, y\) draws"):
+        viz.to_dot(chain(20), max_nodes=5)

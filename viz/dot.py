@@ -367,7 +367,8 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
         raise GraphTooLargeError(
             f"viz: this graph has {len(order):,} values, more than max_nodes={max_nodes:,}; "
             f"pass max_nodes={len(order)} (rendering may be slow), or draw the part near one value "
-            f"with depth=, e.g. viz.to_dot(value, depth=3)", len(order), max_nodes)
+            f"with depth=, e.g. viz.to_dot(value, depth=3); for a model, viz.network(model, x, y) "
+            f"draws its layers instead", len(order), max_nodes)
     names = {v: f"n{i}" for i, v in enumerate(order)}
     shown = node_names(root) if cut else node_names(root, order)
     delta = _kind(root.tag) == "loss"
