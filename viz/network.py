@@ -108,13 +108,14 @@ class _Column:
 
 
 def _cells(rows: Sequence[Sequence[Tuple[str, str]]], widths: Sequence[float]) -> str:
-    """An HTML-like table, one ``<tr>`` per row of (text, fill) cells of the given widths."""
+    """An HTML-like table, one ``<tr>`` per row of (text, fill) cells of the given widths
+    (square corners: a rounded border would cut into the filled cells in its corners)."""
     out = []
     for row in rows:
         tds = "".join(f'<td align="left" width="{w:.0f}"' + (f' bgcolor="{fill}"' if fill else "")
                       + f">{_esc(text)}</td>" for (text, fill), w in zip(row, widths))
         out.append(f"<tr>{tds}</tr>")
-    return ('<<table border="1" style="rounded" cellborder="0" cellspacing="1" '
+    return ('<<table border="1" cellborder="0" cellspacing="1" '
             f'cellpadding="{_PAD:.0f}" color="#64748b">{"".join(out)}</table>>')
 
 
@@ -195,12 +196,12 @@ def _edge(theta: Value, src: Value, delta: Optional[float], scale: float, where:
     """Colour by sign, width and opacity by |θ|; the tooltip gives θ and ∂Err/∂θ = δ·o."""
     size = min(abs(theta.data) / scale, 1.0) if scale > 0 and math.isfinite(theta.data) else 1.0
     colour = _POS if theta.data >= 0 else _NEG
-    alpha = int(round(255 * (0.3 + 0.7 * size)))
+    alpha = int(round(255 * (0.45 + 0.55 * size)))  # the weakest line still visible
     name = theta.label or "θ"
     tip = f"{name} = {fmt(theta.data)}  ({where})"
     if delta is not None:
         tip += f"\n∂Err/∂θ = δ·o = {fmt(delta)} × {fmt(src.data)} = {fmt(delta * src.data)}"
-    return {"color": f"{colour}{alpha:02x}", "penwidth": f"{0.4 + 2.2 * size:.2f}", "tooltip": tip}
+    return {"color": f"{colour}{alpha:02x}", "penwidth": f"{0.7 + 1.9 * size:.2f}", "tooltip": tip}
 
 
 def _legend(with_delta: bool) -> Tuple[str, float, float]:

@@ -84,10 +84,25 @@ def test_pictures_fit_and_every_text_is_readable(page, measure, tmp_path, name):
     check(page, measure, path, max_width)
 
 
-@pytest.mark.parametrize("name, max_width", [("graph.svg", 1200), ("network_diagram.svg", README_COLUMN),
-                                             ("network.svg", README_COLUMN)])
+@pytest.mark.parametrize("name, max_width", [
+    ("graph.svg", 1200), ("network_diagram.svg", README_COLUMN), ("network.svg", README_COLUMN),
+    ("expression.svg", README_COLUMN)])
 def test_gallery_pictures_fit_and_every_text_is_readable(page, measure, name, max_width):
     check(page, measure, GALLERY / name, max_width)
+
+
+def test_readme_pictures_are_readable_in_a_readme_column(page, measure):
+    """Every SVG the README shows, scaled down to fit a README column as GitHub does, keeps
+    its text at least 10 px high."""
+    readme = (GALLERY.parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"\]\((viz/gallery/[^)]+\.svg)\)", readme)
+    assert "viz/gallery/network_diagram.svg" in shown and len(shown) >= 2
+    for name in shown:
+        page.goto((GALLERY.parents[1] / name).as_uri())
+        width = page.evaluate("() => document.querySelector('svg').getBoundingClientRect().width")
+        scale = min(1.0, README_COLUMN / width)
+        smallest = min(b["px"] for b in measure.text_boxes(page)) * scale
+        assert smallest >= 10, f"{name}: {width:.0f} px wide, text {smallest:.1f} px in the README"
 
 
 def test_edge_tooltips_are_what_the_browser_shows(page, tmp_path):
