@@ -241,13 +241,18 @@ def _select(root: Value, depth: Optional[int]) -> Tuple[List[Value], set]:
 
 def _slots(v: Value) -> List[int]:
     """The port (top to bottom, or left to right for TB) of each operand of ``v``'s op: in
-    argument order, except that ``dot`` with a bias, a neuron's u = Σ θ·o + b, takes its
-    θ_1 … θ_n, then b, then its inputs o_1 … o_n (its parents are θ…, o…, b)."""
-    n = len(v.parents)
-    if v.op == "dot" and n % 2 == 1:
-        k = n // 2
-        return list(range(k)) + [k + 1 + i for i in range(k)] + [k]
-    return list(range(n))
+    argument order, except that an n-ary op with terms of several factors (dot: a neuron's
+    u = Σ θ·o + b) takes its first run (θ_1 … θ_n), then its tail (b), then the other runs
+    (its inputs o_1 … o_n), by the operand layout of the op table."""
+    op = OPS[v.op]
+    positions = list(range(len(v.parents)))
+    if op.width < 2:
+        return positions
+    runs, tail = op.parts(positions)
+    slot = positions[:]
+    for place, position in enumerate([*runs[0], *tail, *(p for part in runs[1:] for p in part)]):
+        slot[position] = place
+    return slot
 
 
 def _value_label(v: Value, name: str, role: str, is_root: bool, health: bool, delta: bool) -> str:
