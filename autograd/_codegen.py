@@ -21,7 +21,7 @@ import keyword
 import math
 import re
 import tokenize
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from .graph import walk
 from .ops import HELPERS, OPS, Op
@@ -99,10 +99,10 @@ def _error_maker(op: Op) -> Callable[..., BaseException]:
     return scope["_make"]  # type: ignore[return-value]
 
 
-def namespace() -> Dict[str, object]:
+def namespace() -> Dict[str, Any]:
     """The globals generated code runs with: the op table's helpers and guard errors."""
     from .graph import backward
-    ns: Dict[str, object] = dict(HELPERS)
+    ns: Dict[str, Any] = dict(HELPERS)
     for op in OPS.values():
         if op.guard is not None and op.expand is None:
             ns[_RULES[op.name].error] = _error_maker(op)
@@ -165,11 +165,13 @@ class Node:
     (``arg``), frozen ``value`` (constants) and ``slot`` (index of its input or variable)."""
 
     __slots__ = ("kind", "name", "op", "parents", "arg", "value", "slot")
+    # op is None on nodes that are not COMPUTED, and only COMPUTED nodes' op is ever read.
+    op: Op
 
     def __init__(self, kind: str, name: str = "", op: Optional[Op] = None,
                  parents: Tuple[int, ...] = (), arg: Optional[float] = None,
                  value: float = 0.0, slot: int = -1) -> None:
-        self.kind, self.name, self.op, self.parents = kind, name, op, parents
+        self.kind, self.name, self.op, self.parents = kind, name, op, parents  # type: ignore[assignment]
         self.arg, self.value, self.slot = arg, value, slot
 
 
@@ -315,7 +317,8 @@ class _Emitter:
         op, name = node.op, node.name
         names = [self.ref[p] for p in node.parents]
         if len(names) <= MAX_TERMS:
-            self.units.append(_Unit([f"{name} = {op.expand(names)[0]}"], (name,)))
+            # (``expand`` is None only for ops that are not n-ary, which forward sends elsewhere)
+            self.units.append(_Unit([f"{name} = {op.expand(names)[0]}"], (name,)))  # type: ignore[misc]
             return
         runs, tail = op.parts(names)
         step = MAX_TERMS // op.width
@@ -328,7 +331,7 @@ class _Emitter:
             operands = [x for run in chunk for x in run]
             if i + step >= len(runs[0]):
                 operands += tail
-            self.units.append(_Unit([f"{name} = {op.expand(operands)[0]}"], (name,)))
+            self.units.append(_Unit([f"{name} = {op.expand(operands)[0]}"], (name,)))  # type: ignore[misc]
 
     # backward ---------------------------------------------------------------------
     def _locals(self, node: Node) -> Sequence[str]:

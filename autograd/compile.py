@@ -20,7 +20,7 @@ import linecache
 import numbers
 import weakref
 from collections.abc import Sequence as _SequenceABC
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Set, Tuple, Union
 
 from . import _codegen
 from . import modes as _modes
@@ -34,7 +34,9 @@ _counter = itertools.count(1)
 
 # A structure of inputs: None is one number; (n, children) a sequence of n items, where
 # children is None when all n are numbers, else a tuple of n structures.
-Spec = Optional[Tuple[int, Optional[tuple]]]
+Spec = Optional[Tuple[int, Optional[Tuple["Spec", ...]]]]
+#: fn's aux outputs: their Spec, or False when fn has none (``has_aux=False``).
+AuxSpec = Union[Spec, Literal[False]]
 
 
 class _Tracer:
@@ -122,7 +124,7 @@ def _describe(spec: Spec) -> str:
 
 def _number(x: object, path: Tuple[int, ...]) -> float:
     if x.__class__ is float:
-        return x  # type: ignore[return-value]
+        return x
     if not _is_number(x):
         raise TypeError(f"{_where(path)} must be a real number (int or float), got "
                         f"{type(x).__name__}: {x!r:.80}")
@@ -141,7 +143,7 @@ def _put(x: object, spec: Spec, path: Tuple[int, ...], out: List[float]) -> None
     if len(x) != n:  # type: ignore[arg-type]
         raise TypeError(f"{_where(path)} must be {_describe(spec)}, got {len(x)} items")  # type: ignore
     if children is None:
-        if set(map(type, x)) <= _FLOAT_ONLY:  # type: ignore[arg-type]
+        if set(map(type, x)) <= _FLOAT_ONLY:  # type: ignore[call-overload]
             out.extend(x)  # type: ignore[arg-type]
         else:
             out.extend(_number(v, path + (i,)) for i, v in enumerate(x))  # type: ignore
@@ -173,7 +175,7 @@ class Compiled:
     """
 
     def __init__(self, fn: Callable[..., Any], graph: _codegen.Graph, spec: Tuple[Spec, ...],
-                 aux_spec: Spec) -> None:
+                 aux_spec: AuxSpec) -> None:
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.__doc__ = getattr(fn, "__doc__", None)
         self._graph = graph
@@ -280,7 +282,7 @@ class Compiled:
             # Let tracebacks show the generated line, for as long as this object lives.
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             weakref.finalize(self, linecache.cache.pop, filename, None)
-            fn = self._functions[mode] = self._namespace[mode]  # type: ignore[assignment]
+            fn = self._functions[mode] = self._namespace[mode]
             self._sources[mode] = source
         return fn
 
@@ -311,7 +313,7 @@ def compile(fn: Callable[..., Any], example_inputs: Sequence[Any] = (), *,  # no
     tracer = _Tracer()
     result = _trace(fn, args, tracer)
     aux: List[Value] = []
-    aux_spec: Union[Spec, bool] = False
+    aux_spec: AuxSpec = False
     if has_aux:
         if result.__class__ is not tuple or len(result) != 2:
             raise TypeError("compile: with has_aux=True, fn must return (output, aux), got "
@@ -324,13 +326,13 @@ def compile(fn: Callable[..., Any], example_inputs: Sequence[Any] = (), *,  # no
                             "; return (output, aux) with has_aux=True to get more values back"
                             if result.__class__ is tuple else ""))
     graph = _codegen.Graph(result, aux, placeholders, tracer.made, tracer.frozen)
-    return Compiled(fn, graph, spec, aux_spec)  # type: ignore[arg-type]
+    return Compiled(fn, graph, spec, aux_spec)
 
 
 def _aux_spec(x: object, path: Tuple[int, ...], out: List[Value], tracer: _Tracer) -> Spec:
     """Structure of fn's aux outputs: Values (numbers become constants) in nested lists."""
     if x.__class__ is Value:
-        out.append(x)  # type: ignore[arg-type]
+        out.append(x)
         return None
     if _is_number(x):
         v = Value(x)  # type: ignore[arg-type]
@@ -341,5 +343,6 @@ def _aux_spec(x: object, path: Tuple[int, ...], out: List[Value], tracer: _Trace
         where = "aux" + "".join(f"[{i}]" for i in path)
         raise TypeError(f"compile: {where} must be a Value or a list of Values, got "
                         f"{type(x).__name__}")
-    return (len(x), tuple(_aux_spec(c, path + (i,), out, tracer)  # type: ignore[arg-type]
+    # (x is a sequence: _is_sequence above, which a type checker cannot see)
+    return (len(x), tuple(_aux_spec(c, path + (i,), out, tracer)  # type: ignore[arg-type,var-annotated]
                           for i, c in enumerate(x)))  # type: ignore[arg-type]

@@ -49,12 +49,12 @@ def register(renderer: Renderer) -> Renderer:
     return renderer
 
 
-def _entry_points() -> list:
+def _entry_points() -> List[metadata.EntryPoint]:
     """The entry points of ``GROUP`` (importlib.metadata's interface differs before 3.10)."""
     found = metadata.entry_points()
     if hasattr(found, "select"):
         return list(found.select(group=GROUP))
-    return list(found.get(GROUP, ()))  # type: ignore[attr-defined]  # Python 3.9
+    return list(found.get(GROUP, ()))  # Python 3.9
 
 
 def _discover() -> None:

@@ -153,4 +153,5 @@ def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = Non
 
 
 #: ``v.explain(limit=40, file=None)``: the same function, as a method of every Value.
-Value.explain = explain  # type: ignore[attr-defined]
+# (declared in Value's TYPE_CHECKING block, where ``root`` is ``self``)
+Value.explain = explain  # type: ignore[method-assign,assignment]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 from operator import attrgetter
-from typing import Callable, Iterable, List, Optional, Set, Union
+from typing import Callable, Iterable, List, Optional, Set, Tuple, Union
 
 from . import modes as _modes
 from .value import Value
@@ -64,7 +64,7 @@ def topological_order(root: Value,
     return walk((root,), _prev if parents is None else parents)
 
 
-def _computed_nodes(root: Value) -> tuple:
+def _computed_nodes(root: Value) -> Tuple[List[Value], List[Tuple[Value, float]]]:
     """The nodes with parents, in topological order, and the gradients they held before.
 
     Only computed nodes pass gradient on, so only they need care: each one's ``grad`` is
@@ -80,7 +80,7 @@ def _computed_nodes(root: Value) -> tuple:
     quarter of an eager training step.
     """
     order: List[Value] = []
-    carried = []
+    carried: List[Tuple[Value, float]] = []
     if not root._prev:
         return order, carried
     seen = {root}
@@ -171,11 +171,12 @@ def zero_grad(values: Union[Value, Iterable[Value]]) -> None:
         for node in topological_order(values):
             node.grad = 0.0
         return
-    for i, v in enumerate(values):
+    for i, v in enumerate(values):  # type: ignore[arg-type]  # not a Value (returned above)
         if v.__class__ is not Value:
             raise TypeError(f"zero_grad: item {i} is a {type(v).__name__}, not a Value")
         v.grad = 0.0
 
 
 #: ``v.backward(grad=1.0)``: the same function, as a method of every Value.
-Value.backward = backward  # type: ignore[method-assign]
+# (declared in Value's TYPE_CHECKING block, where ``root`` is ``self``)
+Value.backward = backward  # type: ignore[method-assign,assignment]

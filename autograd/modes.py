@@ -67,10 +67,11 @@ _anomaly: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar(
 _tracing: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar(
     "deltagrad_tracing", default=None)
 
-_Entry = Tuple[contextvars.ContextVar, _Scope, contextvars.Token]
+_Var = contextvars.ContextVar[Optional[_Scope]]
+_Entry = Tuple[_Var, _Scope, contextvars.Token[Optional[_Scope]]]
 
 
-def _enter(var: contextvars.ContextVar, value: Any) -> _Entry:
+def _enter(var: _Var, value: Any) -> _Entry:
     """Open a scope setting ``var`` to ``value`` in the current context."""
     global active
     with _lock:
@@ -91,12 +92,12 @@ def _leave(entry: _Entry) -> None:
             active -= 1
 
 
-def _reader(var: contextvars.ContextVar, default: Any, name: str, doc: str) -> Callable[[], Any]:
+def _reader(var: _Var, default: Any, name: str, doc: str) -> Callable[[], Any]:
     """A function returning the value of the innermost open scope of ``var`` that this
     context sees (``default`` if none).  One call deep: ops' slow path calls it."""
     get = var.get
 
-    def read():  # typed where it is bound (is_grad_enabled: Callable[[], bool])
+    def read() -> Any:  # typed where it is bound (is_grad_enabled: Callable[[], bool])
         if not active:
             return default
         scope = get()
@@ -124,7 +125,7 @@ current_tracer: Callable[[], Optional[Any]] = _reader(
 class _Mode:
     """A context manager that is also a decorator (``@mode`` or ``@mode()``)."""
 
-    _var: contextvars.ContextVar
+    _var: _Var
     _value: Any
 
     def __new__(cls, func: Optional[Callable[..., Any]] = None) -> Any:
@@ -161,7 +162,8 @@ def _decorate(mode: type, func: F) -> F:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             return _steps(mode, func(*args, **kwargs))
     elif inspect.iscoroutinefunction(func):
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # (a coroutine function: its type differs from the other variants', which wraps hides)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             return await _Stepped(mode, func(*args, **kwargs))
     else:
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -54,7 +54,7 @@ def _pow(a: float, b: float) -> float:
     if r.__class__ is complex:
         raise ValueError(
             f"pow: a negative base to a non-integer power has no real value ({_base(a)} ** {b!r})")
-    return r
+    return r  # type: ignore[no-any-return]  # float ** float is typed Any (it may be complex: refused above)
 
 
 def _base(a: float) -> str:
@@ -67,7 +67,7 @@ def _dpow(a: float, b: float) -> float:
     if b == 0.0:
         return 0.0
     try:
-        return b * a ** (b - 1.0)
+        return b * a ** (b - 1.0)  # type: ignore[no-any-return]  # real: a < 0 only with an integer b
     except ZeroDivisionError:
         return math.inf
     except OverflowError:

@@ -18,7 +18,9 @@ from functools import partial, reduce
 from textwrap import indent as _indent
 from operator import add as _add
 from operator import mul as _mul
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union,
+)
 
 from . import display as _display
 from . import modes as _modes
@@ -49,6 +51,15 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "label", "tag", "_op", "_prev", "_local", "_arg")
+    # The slots' types (written by _FIELDS below, not in __init__, so declared here).
+    data: float
+    grad: float
+    label: str
+    tag: object
+    _op: str
+    _prev: Tuple[Value, ...]
+    _local: Tuple[float, ...]
+    _arg: Optional[float]
 
     def __init__(self, data: Number, label: str = "") -> None:
         cls = data.__class__
@@ -127,6 +138,35 @@ class Value:
 
     # arithmetic methods are installed below from the op table
 
+    if TYPE_CHECKING:
+        # What a type checker sees of the methods attached at import, which it cannot see
+        # being made: one declaration per method of the op table's rows (a plain number
+        # operand becomes a "const"), and backward/explain.  tests/test_typing.py checks
+        # that these are exactly the methods installed, with the same parameters.
+        def __add__(self, other: Union[Value, float]) -> Value: ...
+        def __radd__(self, other: Union[Value, float]) -> Value: ...
+        def __sub__(self, other: Union[Value, float]) -> Value: ...
+        def __rsub__(self, other: Union[Value, float]) -> Value: ...
+        def __mul__(self, other: Union[Value, float]) -> Value: ...
+        def __rmul__(self, other: Union[Value, float]) -> Value: ...
+        def __truediv__(self, other: Union[Value, float]) -> Value: ...
+        def __rtruediv__(self, other: Union[Value, float]) -> Value: ...
+        def __pow__(self, other: Union[Value, float]) -> Value: ...
+        def __rpow__(self, other: float) -> Value: ...
+        def __neg__(self) -> Value: ...
+        def __abs__(self) -> Value: ...
+        def abs(self) -> Value: ...
+        def exp(self) -> Value: ...
+        def log(self) -> Value: ...
+        def sqrt(self) -> Value: ...
+        def tanh(self) -> Value: ...
+        def sigmoid(self) -> Value: ...
+        def relu(self) -> Value: ...
+        def leaky_relu(self, slope: float = 0.01) -> Value: ...
+        def softplus(self) -> Value: ...
+        def backward(self, grad: float = 1.0) -> None: ...
+        def explain(self, limit: Optional[int] = 40, file: Optional[TextIO] = None) -> None: ...
+
 
 # --- the node constructor -------------------------------------------------------------
 #
@@ -162,28 +202,34 @@ def _node_source(out: str, name: str, prev: str, local: str, arg: str, modes: bo
 
 
 #: The globals of all generated code: the op table's helpers and what a new node needs.
-_SCOPE: Dict[str, object] = dict(HELPERS, Value=Value, _new=_new, _modes=_modes, _Real=numbers.Real)
+_SCOPE: Dict[str, Any] = dict(HELPERS, Value=Value, _new=_new, _modes=_modes, _Real=numbers.Real)
 
 
-def _define(source: str, name: str, doc: str, filename: str = "<deltagrad node>"):
+def _define(source: str, name: str, doc: str, filename: str = "<deltagrad node>") -> Callable[..., Any]:
     """The function ``_fn`` that ``source`` defines, named ``name``, with ``_SCOPE`` as globals."""
     exec(compile(source, filename, "exec"), _SCOPE)
-    func = _SCOPE.pop("_fn")  # one name for all, so no method can shadow a helper (tanh)
+    # one name for all, so no method can shadow a helper (tanh)
+    func: Callable[..., Any] = _SCOPE.pop("_fn")
     func.__name__ = func.__qualname__ = name
     func.__doc__ = doc
     return func
 
 
-_fill = _define("def _fn(v, data, label):\n" + _FIELDS.format(
+# Their types, which generated code cannot declare: (v, data, label), (out, name, prev,
+# local, arg), the same with arg optional, and (x) -> a "const" Value or NotImplemented.
+_fill: Callable[[Value, float, str], None] = _define("def _fn(v, data, label):\n" + _FIELDS.format(
     out="data", label="label", name='""', prev="()", local="()", arg="None"), "_fill",
     "Set the fields of a Value made by ``Value(data, label)``.")
-_make = _define("def _fn(out, name, prev, local, arg):\n"
-                + _node_source("out", "name", "prev", "local", "arg", modes=False), "_make",
-                "A new node, whatever mode is entered (the slow path's constructor).")
-_node = _define("def _fn(out, name, prev, local, arg=None):\n"
-                + _node_source("out", "name", "prev", "local", "arg"), "_node",
-                "A new node (through the slow path while a mode is entered): sum and dot use it.")
-_const = _define(
+_NodeMaker = Callable[[float, str, Tuple[Value, ...], Tuple[float, ...], Optional[float]], Value]
+_make: _NodeMaker = _define(
+    "def _fn(out, name, prev, local, arg):\n"
+    + _node_source("out", "name", "prev", "local", "arg", modes=False), "_make",
+    "A new node, whatever mode is entered (the slow path's constructor).")
+_node: Callable[..., Value] = _define(
+    "def _fn(out, name, prev, local, arg=None):\n"
+    + _node_source("out", "name", "prev", "local", "arg"), "_node",
+    "A new node (through the slow path while a mode is entered): sum and dot use it.")
+_const: Callable[[object], Value] = _define(
     "def _fn(x):\n"
     "    cls = x.__class__\n"
     "    if cls is not float and cls is not int:\n"
@@ -193,7 +239,8 @@ _const = _define(
     "Wrap a plain number as a constant leaf, or NotImplemented for anything else.")
 
 
-def _special(out: float, name: str, prev: tuple, local: tuple, arg: Optional[float]) -> Value:
+def _special(out: float, name: str, prev: Tuple[Value, ...], local: Tuple[float, ...],
+             arg: Optional[float]) -> Value:
     """The slow path of every op, taken only while some mode is entered somewhere."""
     if not _isfinite(out) and _modes.is_anomaly_enabled():
         inputs = ", ".join(repr(p.data) for p in prev)
@@ -297,8 +344,8 @@ _install_methods()
 
 # --- fused n-ary nodes ---------------------------------------------------------------
 
-def _as_values(items: Iterable[object], what: str) -> list:
-    out = []
+def _as_values(items: Iterable[object], what: str) -> List[Value]:
+    out: List[Value] = []
     for i, x in enumerate(items):
         if x.__class__ is not Value:
             c = _const(x)
@@ -322,7 +369,7 @@ def vsum(values: Iterable[Union[Value, Number]]) -> Value:
     return _node(total, "sum", prev, (1.0,) * len(prev))
 
 
-def dot(weights: Sequence[Union[Value, Number]], inputs: Sequence[Union[Value, Number]],
+def dot(weights: Iterable[Union[Value, Number]], inputs: Iterable[Union[Value, Number]],
         bias: Union[Value, Number, None] = None) -> Value:
     """One node for a neuron's pre-activation u = Σ_ℓ θ_ℓ·o_ℓ (+ b).
 
@@ -334,12 +381,12 @@ def dot(weights: Sequence[Union[Value, Number]], inputs: Sequence[Union[Value, N
     if inputs.__class__ is not list and inputs.__class__ is not tuple:
         inputs = tuple(inputs)
     try:
-        wd = [w.data for w in weights]
+        wd = [w.data for w in weights]  # type: ignore[union-attr]  # numbers: converted below
     except AttributeError:
         weights = _as_values(weights, "dot weights")
         wd = [w.data for w in weights]
     try:
-        xd = [x.data for x in inputs]
+        xd = [x.data for x in inputs]  # type: ignore[union-attr]  # numbers: converted below
     except AttributeError:
         inputs = _as_values(inputs, "dot inputs")
         xd = [x.data for x in inputs]
