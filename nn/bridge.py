@@ -21,9 +21,12 @@ Sequential's (N, K) output):
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from .module import LEAKY_SLOPE, MLP
+
+if TYPE_CHECKING:  # torch is optional, imported only when these are called
+    from torch.nn import Sequential
 
 __all__ = ["to_torch", "from_torch"]
 
@@ -41,7 +44,7 @@ def _torch(who: str) -> Any:
     return torch
 
 
-def to_torch(model: MLP) -> Any:
+def to_torch(model: MLP) -> Sequential:
     """A ``torch.nn.Sequential`` (float64) computing what ``model`` does, with its exact weights.
 
     Each layer becomes ``Linear(nin, nout)`` followed by ``ReLU``/``Tanh``/``Sigmoid``/
@@ -65,7 +68,7 @@ def to_torch(model: MLP) -> Any:
     return torch.nn.Sequential(*modules)
 
 
-def from_torch(sequential: Any) -> MLP:
+def from_torch(sequential: Sequential) -> MLP:
     """The ``nn.MLP`` equivalent to a Sequential of ``Linear`` layers and activations.
 
     Each ``Linear`` may be followed by one ``ReLU``, ``Tanh``, ``Sigmoid`` or
@@ -87,7 +90,7 @@ def from_torch(sequential: Any) -> MLP:
     linears = [sequential[index] for index, _, _ in layers]
     model = MLP(linears[0].in_features, [lin.out_features for lin in linears],
                 activation=hidden.pop() if hidden else "relu", output_activation=layers[-1][2])
-    state = {}
+    state: Dict[str, float] = {}
     for i, lin in enumerate(linears):
         weight = lin.weight.detach().cpu().to(torch.float64).tolist()
         bias = (lin.bias.detach().cpu().to(torch.float64).tolist() if lin.bias is not None

@@ -51,7 +51,7 @@ _WARN_COMPILES = 16
 # ... and more than half of the steps so far needed one.
 
 #: A batch objective: (samples, targets) -> (Err, predictions), built eagerly.
-Objective = Callable[[Sequence[Any], Sequence[Any]], Tuple[Value, list]]
+Objective = Callable[[Sequence[Any], Sequence[Any]], Tuple[Value, List[Any]]]
 
 
 def _hashable(target: Any) -> Any:
@@ -152,7 +152,7 @@ class CompiledStep:
         self.compiled_steps = 0
         self.compile_seconds = 0.0
 
-    def __call__(self, xb: Sequence[List[float]], yb: Sequence[Any]) -> Tuple[float, list]:
+    def __call__(self, xb: Sequence[List[float]], yb: Sequence[Any]) -> Tuple[float, List[Any]]:
         self.steps += 1
         key, flat = self._key_and_inputs(xb, yb)
         compiled = self.cache.get(key)
@@ -164,7 +164,7 @@ class CompiledStep:
         else:
             self.cache.move_to_end(key)
         self.zero_grad()
-        return compiled(*flat)
+        return compiled(*flat)  # type: ignore[no-any-return]  # compiled with has_aux: (Err, predictions)
 
     def _key_and_inputs(self, xb: Sequence[List[float]], yb: Sequence[Any]) -> Tuple[Any, List[float]]:
         """The cache key of the batch's step and its compiled inputs (samples, then traced targets)."""
@@ -179,11 +179,11 @@ class CompiledStep:
             key = tuple(map(_hashable, yb))
         return key, flat
 
-    def _traced(self, n: int, d: int, yb: Sequence[Any]) -> Callable[..., Tuple[Value, list]]:
+    def _traced(self, n: int, d: int, yb: Sequence[Any]) -> Callable[..., Tuple[Value, List[Any]]]:
         """The objective as a function of the flat inputs (n samples of d numbers, targets)."""
         objective, traced_targets = self.objective, self.traced_targets
 
-        def traced(*flat: Value) -> Tuple[Value, list]:
+        def traced(*flat: Value) -> Tuple[Value, List[Any]]:
             rows = [list(flat[i * d:(i + 1) * d]) for i in range(n)]
             targets = yb
             if traced_targets:

@@ -179,7 +179,8 @@ def make_blobs(n_samples: int = 100, centers: Union[int, Sequence[Sequence[float
     centres evenly on a circle of radius 2 around the origin."""
     n = _n_samples(n_samples, "make_blobs", 1, max_samples)
     std = _real(std, "make_blobs std")
-    if isinstance(centers, numbers.Integral) and centers.__class__ is not bool:
+    # (the ignore: to mypy an int is no numbers.Integral, so it sees no bool getting here)
+    if isinstance(centers, numbers.Integral) and centers.__class__ is not bool:  # type: ignore[comparison-overlap]
         k = _int(centers, "make_blobs centers", 1)
         if n < k:  # checked before the k centres are placed: centers=10**9 must not allocate
             raise ValueError(f"make_blobs: n_samples ({n}) must be at least the number of "

@@ -169,7 +169,8 @@ def _read_bytes(name: str, limit: int) -> bytes:
     """The file's bytes, refusing early what cannot be a model: a NUL byte (``/dev/zero``,
     ``/dev/urandom``, any binary file) or more than the byte limit for ``limit`` parameters."""
     most = BYTES_PER_PARAMETER * limit + _CHUNK
-    chunks, size = [], 0
+    chunks: List[bytes] = []
+    size = 0
     with open(name, "rb") as f:  # FileNotFoundError names the file already
         while True:
             chunk = f.read(_CHUNK)
@@ -317,5 +318,6 @@ def _listing(names: List[str], total: int) -> str:
 
 
 #: ``model.save(path)`` and ``model.load(path)``: the functions above, as methods of every MLP.
-MLP.save = save  # type: ignore[attr-defined]
-MLP.load = load_into  # type: ignore[attr-defined]
+# (declared in MLP's TYPE_CHECKING block, where ``model`` is ``self``)
+MLP.save = save  # type: ignore[method-assign,assignment]
+MLP.load = load_into  # type: ignore[method-assign,assignment]

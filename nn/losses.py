@@ -20,7 +20,8 @@ REDUCTIONS = ("mean", "sum")
 Prediction = Union[Value, float, int]
 
 
-def _batch(name: str, predictions: Any, targets: Any, reduction: str) -> tuple:
+def _batch(name: str, predictions: Any, targets: Any, reduction: str
+           ) -> Tuple[Sequence[Any], Sequence[Any]]:
     """Check the reduction and that both are sequences of the same, non-zero length."""
     if reduction != "mean" and reduction != "sum":
         raise ValueError(f"{name}: unknown reduction {reduction!r}; choose 'mean' or 'sum'")
@@ -34,7 +35,7 @@ def _batch(name: str, predictions: Any, targets: Any, reduction: str) -> tuple:
     return predictions, targets
 
 
-def _sequence(name: str, what: str, items: Any) -> Sequence:
+def _sequence(name: str, what: str, items: Any) -> Sequence[Any]:
     if items.__class__ is list or items.__class__ is tuple:
         return items
     if isinstance(items, (Value, numbers.Number, str, bytes)):
@@ -54,7 +55,7 @@ def _value(name: str, x: Any, where: str) -> Value:
     if x.__class__ is bool or not isinstance(x, numbers.Real):
         raise TypeError(f"{name}: {where} must be a Value or a number, got "
                         f"{type(x).__name__}: {x!r}")
-    return Value(x)
+    return Value(x)  # type: ignore[arg-type]  # any numbers.Real (its hint says int or float)
 
 
 def _target(name: str, y: Any, where: str) -> Union[Value, float]:
@@ -156,7 +157,7 @@ def bce_with_logits(predictions: Sequence[Prediction], targets: Sequence[Any],
     return _reduce(terms, len(predictions), reduction)
 
 
-def _class_index(y: Any, n_classes: int, where: str) -> int:
+def _class_index(y: object, n_classes: int, where: str) -> int:
     if y.__class__ is not int:
         if isinstance(y, float) and y.is_integer():
             y = int(y)

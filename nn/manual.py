@@ -165,7 +165,7 @@ def manual_backprop(model: MLP, x: Sequence[float], y: Any,
         raise ValueError(f"manual_backprop: unknown loss {loss!r}; it knows the formulas of "
                          f"{', '.join(_ERR)} (by name or as the nn loss function)")
     loss_of = _ERR[name]
-    x = model._check_x(x)
+    x = model._check_x(x)  # type: ignore[assignment]  # numbers, not Values: checked below
     for ell, x_l in enumerate(x):
         if x_l.__class__ is bool or not isinstance(x_l, numbers.Real):
             raise TypeError(f"input {ell} must be a number, got {type(x_l).__name__}: {x_l!r}")

@@ -17,9 +17,12 @@ import random
 import reprlib
 from collections.abc import Mapping, Set
 from functools import partial
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from autograd import Value, dot
+
+if TYPE_CHECKING:
+    import os
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "Trace", "LayerTrace", "ACTIVATIONS", "INITS",
            "LEAKY_SLOPE", "MAX_PARAMETERS", "count_parameters", "parameter_limit"]
@@ -34,7 +37,7 @@ MAX_PARAMETERS = 10_000_000
 LEAKY_SLOPE = 0.01
 
 #: Activation name -> the Value method that makes o = σ(u) as one node (None: o is u).
-_ACTIVATION_METHODS = {
+_ACTIVATION_METHODS: Dict[str, Optional[Callable[[Value], Value]]] = {
     "relu": Value.relu,
     "tanh": Value.tanh,
     "sigmoid": Value.sigmoid,
@@ -50,13 +53,13 @@ Input = Union[Value, float, int]
 def _check_activation(activation: object, what: str = "activation") -> str:
     if activation not in _ACTIVATION_METHODS:
         raise ValueError(f"unknown {what} {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return activation  # type: ignore[return-value]
+    return activation
 
 
 def _check_init(init: object) -> str:
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-    return init  # type: ignore[return-value]
+    return init
 
 
 def _check_size(n: object, what: str) -> int:
@@ -127,7 +130,7 @@ class Module:
         # a subclass that overrides forward() gets the same, so calling it runs its forward.
         super().__init_subclass__(**kwargs)
         if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
-            cls.__call__ = cls.forward
+            cls.__call__ = cls.forward  # type: ignore[method-assign]  # as Neuron's ``__call__ = forward``
 
     def named_parameters(self) -> List[Tuple[str, Value]]:
         """Every parameter with its dotted name (``layers.0.neurons.3.w.1``), in a fixed order."""
@@ -150,7 +153,7 @@ class Module:
         """The parameters' current values as floats, by dotted name, in parameter order."""
         return {name: p.data for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: Mapping, strict: bool = True) -> None:
+    def load_state_dict(self, state: Mapping[str, float], strict: bool = True) -> None:
         """Set parameters from a ``{name: number}`` mapping (as ``state_dict()`` returns).
 
         Everything is validated before anything is written, so a bad ``state`` leaves the
@@ -171,7 +174,7 @@ class Module:
                 if unexpected:
                     parts.append(f"unexpected {len(unexpected)} key(s): {_names(unexpected)}")
                 raise ValueError(f"state does not match {type(self).__name__}: " + "; ".join(parts))
-        updates = []
+        updates: List[Tuple[Value, float]] = []
         for name, value in state.items():
             p = params.get(name)
             if p is None:
@@ -423,7 +426,7 @@ class MLP(Module):
             x = list(x)
         if len(x) != self.nin:
             raise ValueError(f"model expects {self.nin} inputs, got {len(x)}")
-        return x  # type: ignore[return-value]
+        return x
 
     def forward(self, x: Sequence[Input]) -> Union[Value, List[Value]]:
         """ŷ for one sample ``x`` (a sequence of ``nin`` numbers or Values)."""
@@ -469,6 +472,10 @@ class MLP(Module):
 
     # ``model.save(path)`` and ``model.load(path)`` (JSON files, never pickle) are attached by
     # nn/io.py, which builds on this module: nothing here imports it back.
+
+    if TYPE_CHECKING:  # how a type checker sees them (tests/test_typing.py keeps them in step)
+        def save(self, path: Union[str, os.PathLike[str]]) -> None: ...
+        def load(self, path: Union[str, os.PathLike[str]]) -> None: ...
 
     def __repr__(self) -> str:
         layers = ", ".join(f"{layer.nout} {layer.activation}" for layer in self.layers)

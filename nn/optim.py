@@ -311,7 +311,7 @@ def _eps(eps: object, who: str) -> float:
 def _flag(x: object, what: str) -> bool:
     if x.__class__ is not bool:
         raise TypeError(f"{what} must be True or False, got {type(x).__name__}: {x!r}")
-    return x  # type: ignore[return-value]
+    return x
 
 
 # --- learning-rate schedules ---------------------------------------------------------

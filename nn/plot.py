@@ -11,7 +11,12 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Type, Union
+
+if TYPE_CHECKING:  # matplotlib itself is imported only when a picture is drawn
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import Colormap
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_history", "plot_decision_boundary", "PlotUnavailable", "FORMATS", "image_format",
            "require_matplotlib"]
@@ -32,7 +37,7 @@ def require_matplotlib() -> None:
     _figure_classes()
 
 
-def _figure_classes():
+def _figure_classes() -> Tuple[Type[Figure], Type[FigureCanvasAgg]]:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -43,7 +48,7 @@ def _figure_classes():
     return Figure, FigureCanvasAgg
 
 
-def _figure(nrows: int = 1, ncols: int = 1, size: Tuple[float, float] = (6.4, 4.8)):
+def _figure(nrows: int = 1, ncols: int = 1, size: Tuple[float, float] = (6.4, 4.8)) -> Tuple[Figure, Any]:
     """A matplotlib Figure on the Agg canvas, without pyplot (no global backend change)."""
     Figure, FigureCanvasAgg = _figure_classes()
     fig = Figure(figsize=size, dpi=100)
@@ -52,7 +57,7 @@ def _figure(nrows: int = 1, ncols: int = 1, size: Tuple[float, float] = (6.4, 4.
     return fig, axes
 
 
-def image_format(path: Union[str, os.PathLike]) -> str:
+def image_format(path: Union[str, os.PathLike[str]]) -> str:
     """"png" or "svg" from the path's suffix; anything else is a ValueError naming the path."""
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
@@ -60,7 +65,7 @@ def image_format(path: Union[str, os.PathLike]) -> str:
     return suffix
 
 
-def _save(fig: Any, path: Union[str, os.PathLike], fmt: str) -> str:
+def _save(fig: Any, path: Union[str, os.PathLike[str]], fmt: str) -> str:
     """Write the figure; SVG text stays text, and no date or hash salt varies between runs."""
     import matplotlib
 
@@ -74,7 +79,7 @@ def _finite(values: Sequence[Optional[float]]) -> List[Tuple[int, float]]:
     return [(i + 1, v) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
 
 
-def plot_history(history: Any, path: Union[str, os.PathLike], title: Optional[str] = None) -> str:
+def plot_history(history: Any, path: Union[str, os.PathLike[str]], title: Optional[str] = None) -> str:
     """Draw ``history`` (what ``nn.fit`` returns) to ``path``: the loss per epoch and, when
     recorded, the accuracy per epoch beside it.  Returns the path.
 
@@ -128,7 +133,7 @@ def _scores(model: Any, grid: List[List[float]]) -> List[Any]:
 
 
 def plot_decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
-                           path: Union[str, os.PathLike], resolution: int = 120,
+                           path: Union[str, os.PathLike[str]], resolution: int = 120,
                            threshold: Optional[float] = None, title: Optional[str] = None) -> str:
     """Draw the classes ``model`` assigns over the plane, with the points ``X`` coloured by ``y``.
 
@@ -166,6 +171,8 @@ def plot_decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence
 
     from matplotlib.colors import LinearSegmentedColormap, ListedColormap
 
+    Z: Sequence[Sequence[float]]  # each grid point's class, or its shade
+    cmap: Colormap
     if scores and isinstance(scores[0], list):
         k = len(scores[0])
         cls = [max(range(k), key=s.__getitem__) for s in scores]

@@ -15,7 +15,7 @@ import numbers
 import random
 import sys
 import time
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from autograd import Value, dot, no_grad
 
@@ -31,20 +31,20 @@ OPTIMIZERS = {"sgd": (SGD, 0.01), "adam": (Adam, 0.001)}
 
 Accuracy = Union[str, Callable[[Any, Any], bool], None]
 #: One step: (samples, targets) -> (Err, predictions), leaving ∂Err/∂θ in each θ.grad.
-Step = Callable[[Sequence[Any], Sequence[Any]], Tuple[float, list]]
+Step = Callable[[Sequence[Any], Sequence[Any]], Tuple[float, List[Any]]]
 
 
-def _sign_correct(pred: float, label: Any) -> bool:
+def _sign_correct(pred: float, label: float) -> bool:
     """A positive score predicts the positive class (+1 for hinge, 1 for bce, y > 0 for mse)."""
     return (pred > 0.0) == (label > 0)
 
 
-def _argmax_correct(logits: Sequence[float], label: Any) -> bool:
+def _argmax_correct(logits: Sequence[float], label: int) -> bool:
     """The largest logit predicts the class (cross_entropy); ties go to the first."""
     return max(range(len(logits)), key=logits.__getitem__) == label
 
 
-_ACCURACY = {"sign": _sign_correct, "argmax": _argmax_correct}
+_ACCURACY: Dict[str, Callable[[Any, Any], bool]] = {"sign": _sign_correct, "argmax": _argmax_correct}
 _AUTO_ACCURACY = {_losses.hinge: "sign", _losses.bce_with_logits: "sign",
                   _losses.cross_entropy: "argmax"}
 
@@ -205,7 +205,7 @@ def _objective(model: Callable[[Any], Any], loss_fn: Callable[..., Value], l2: f
     The penalty (micrograd's regularisation) is one fused ``dot(θ, θ)`` node, left out
     when ``l2`` is 0.  Returns ``objective(xb, yb) -> (Err, predictions)``.
     """
-    def objective(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[Value, list]:
+    def objective(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[Value, List[Any]]:
         preds = [model(x) for x in xb]
         err = loss_fn(preds, yb)
         if l2:
@@ -226,7 +226,7 @@ def _eager_step(objective: Objective, optimizer: Optimizer) -> Step:
     zero_grad = optimizer.zero_grad
     isenabled, disable, enable = gc.isenabled, gc.disable, gc.enable
 
-    def step(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[float, list]:
+    def step(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[float, List[Any]]:
         collecting = isenabled()
         disable()
         try:
@@ -327,6 +327,7 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     opt = _make_optimizer(optimizer, lr, model, schedule)
     l2 = _check_step_options(model, clip, l2, health, compile)
     objective = _objective(model, loss_fn, l2, opt.params)
+    step: Step
     if compile:
         step = compiled = CompiledStep(objective, opt, X, y, trace_targets=loss_fn is _losses.mse)
         batches = _Batches(compiled.X, compiled.y, y, batch_size, seed, compiled.regroup_key)
