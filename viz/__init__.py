@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Dict, Optional, Union
 
 import graphviz
 
@@ -33,7 +33,7 @@ __all__ = ["to_dot", "svg", "render", "network", "html", "interactive", "Interac
 FORMATS = ("svg", "png", "html")
 
 
-def _drawing(graph: Union[Value, graphviz.Digraph], options: dict) -> graphviz.Digraph:
+def _drawing(graph: Union[Value, graphviz.Digraph], options: Dict[str, Any]) -> graphviz.Digraph:
     if isinstance(graph, graphviz.Digraph):
         if options:
             raise TypeError(f"viz: drawing options ({', '.join(sorted(options))}) apply to a Value, "
@@ -47,7 +47,7 @@ def svg(graph: Union[Value, graphviz.Digraph], **options: object) -> str:
     return draw(_drawing(graph, options), "svg").decode("utf-8")
 
 
-def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
+def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike[str]],
            format: Optional[str] = None, **options: object) -> str:
     """Write ``graph`` as an SVG or PNG file, or an HTML page, at ``path``; returns the path.
 
@@ -67,7 +67,7 @@ def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike],
     if format == "html":
         if not isinstance(graph, Value):
             raise TypeError(f"viz.render: an HTML page needs a Value, got {type(graph).__name__}")
-        data = html(graph, **options).encode("utf-8")  # type: ignore[arg-type]
+        data = html(graph, **options).encode("utf-8")  # type: ignore[arg-type]  # options are html()'s keywords
     else:
         data = draw(_drawing(graph, options), format)
     path.write_bytes(data)

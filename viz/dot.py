@@ -14,7 +14,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple, Union
 
 import graphviz
 
@@ -61,7 +61,7 @@ class GraphTooLargeError(ValueError):
         self.max_nodes = max_nodes
 
 
-class Drawing(graphviz.Digraph):
+class Drawing(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships no types: Digraph is Any
     """A ``graphviz.Digraph`` that renders through ``viz.render.find_renderer`` (a system
     ``dot``, else the bundled ``graphviz-pure``) in ``pipe``, ``render`` and ``view`` alike,
     so all of them, and its notebook display, work after ``pip install`` alone."""
@@ -76,13 +76,13 @@ class Drawing(graphviz.Digraph):
         return data.decode(encoding) if encoding else data
 
     def _render(self, engine: str, format: Optional[str] = None,  # noqa: A002
-                filepath: Union[str, os.PathLike, None] = None, renderer: Optional[str] = None,
+                filepath: Union[str, os.PathLike[str], None] = None, renderer: Optional[str] = None,
                 formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
-                quiet: bool = False, *, outfile: Union[str, os.PathLike, None] = None,
+                quiet: bool = False, *, outfile: Union[str, os.PathLike[str], None] = None,
                 raise_if_result_exists: bool = False, overwrite_filepath: bool = False) -> str:
         """What ``render`` (and ``view``) call once the source file is saved: lay out
         ``filepath`` with our renderer into ``outfile`` (or ``filepath.format``)."""
-        source = Path(filepath)
+        source = Path(filepath)  # type: ignore[arg-type]  # graphviz passes the saved source's path
         if outfile is not None:
             out = Path(outfile)
             format = format or out.suffix.lstrip(".")
@@ -217,7 +217,7 @@ def _rule_lines(v: Value) -> List[str]:
     return lines
 
 
-def _select(root: Value, depth: Optional[int]) -> Tuple[List[Value], set]:
+def _select(root: Value, depth: Optional[int]) -> Tuple[List[Value], Set[Value]]:
     """The values to draw (parents before children) and those whose inputs are cut off.
 
     With ``depth=d``, values more than ``d`` ops up from ``root`` are left out; the
@@ -301,7 +301,7 @@ def _op_label(v: Value, show_rules: bool, cut: bool, ports: int = 0, rankdir: st
             f'bgcolor="#f1f5f9" color="#94a3b8">{body}</table>>')
 
 
-def _legend(roles: set, show_local: bool, has_u: bool, backward_done: bool, root_name: str,
+def _legend(roles: Set[str], show_local: bool, has_u: bool, backward_done: bool, root_name: str,
             note: Optional[str] = None) -> str:
     """A small key laid out as a grid: how to read a record, the roles present, the grad colours."""
     def swatch(fill: str, text: str, dashed: bool = False) -> str:
@@ -390,7 +390,7 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
     top: List[Tuple[str, Dict[str, str]]] = []
     clusters: Dict[int, Dict[int, List[Tuple[str, Dict[str, str]]]]] = {}
     edges: List[Tuple[str, str, Dict[str, str]]] = []
-    roles = set()
+    roles: Set[str] = set()
     has_u = False
     for v in order:
         name = names[v]
@@ -398,7 +398,7 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
         neuron = _neuron(v.tag)
         if neuron is not None:
             where = clusters.setdefault(neuron[0], {}).setdefault(neuron[1], [])
-            has_u = has_u or v.tag[0] == "u"
+            has_u = has_u or v.tag[0] == "u"  # type: ignore[index]  # a tuple (_neuron said so)
         role = _role(v)
         roles.add(role)
         if role == "constant":
@@ -432,11 +432,11 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
         with g.subgraph(name=f"cluster_layer{layer}") as lc:
             lc.attr(label=f"layer {layer}", style="rounded,filled", fillcolor="#f8fafc",
                     color="#cbd5e1", fontcolor="#334155", labeljust="l")
-            for neuron in sorted(clusters[layer]):
-                with lc.subgraph(name=f"cluster_layer{layer}_neuron{neuron}") as nc:
-                    nc.attr(label=f"neuron {neuron}", style="rounded,dashed,filled", fillcolor="white",
+            for index in sorted(clusters[layer]):
+                with lc.subgraph(name=f"cluster_layer{layer}_neuron{index}") as nc:
+                    nc.attr(label=f"neuron {index}", style="rounded,dashed,filled", fillcolor="white",
                             color="#94a3b8", fontsize="10")
-                    for name, attrs in clusters[layer][neuron]:
+                    for name, attrs in clusters[layer][index]:
                         nc.node(name, **attrs)
     for tail, head, attrs in edges:
         g.edge(tail, head, **attrs)

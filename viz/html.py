@@ -22,13 +22,16 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from autograd import Value, topological_order
 from autograd.explain import consumers, local_rule, node_lines, node_names
 
 from .dot import GraphTooLargeError, fmt, to_dot
 from .render import run
+
+#: One step of the page: a JSON object the player reads (see the step format above).
+_Step = Dict[str, Any]
 
 __all__ = ["html", "page_data", "script_json", "Interactive", "interactive", "FORMAT_VERSION"]
 
@@ -77,7 +80,7 @@ _POLYGON = re.compile(r'<polygon ([^>]*?)points="([^"]*)"/>')
 _ROUNDED = re.compile(r'<path ([^>]*?)d="M([^"]*)"/>')
 
 
-def _round(match: re.Match) -> str:
+def _round(match: re.Match[str]) -> str:
     """A coordinate to whole points (under 0.7 px off on screen): a third of the page's size."""
     return str(round(float(match.group(0))) or 0)
 
@@ -87,7 +90,7 @@ def _rect(attrs: str, xs: List[float], ys: List[float], extra: str = "") -> str:
     return f'<rect {attrs}x="{x:g}" y="{y:g}" width="{max(xs) - x:g}" height="{max(ys) - y:g}"{extra}/>'
 
 
-def _polygon(match: re.Match) -> str:
+def _polygon(match: re.Match[str]) -> str:
     """An axis-aligned rectangle drawn as a 5-point polygon (every table cell) as a rect."""
     points = [tuple(map(float, p.split(","))) for p in match.group(2).split()]
     if len(points) == 5 and points[0] == points[4] and all(
@@ -96,14 +99,14 @@ def _polygon(match: re.Match) -> str:
     return match.group(0)
 
 
-def _rounded(match: re.Match) -> str:
+def _rounded(match: re.Match[str]) -> str:
     """A node's rounded box (a 40-number path) as a rect with rounded corners."""
     numbers = [float(x) for x in _NUMBER.findall(match.group(2))]
     xs, ys = numbers[0::2], numbers[1::2]
     return _rect(match.group(1), xs, ys, f' rx="{min(6, round((max(ys) - min(ys)) / 4))}"')
 
 
-def _tag_cells(node: re.Match, cells: Dict[str, str]) -> str:
+def _tag_cells(node: re.Match[str], cells: Dict[str, str]) -> str:
     """A value's node group with ids on its data text (``n3_d``) and grad text (``n3_g``),
     which start as ``data ?`` and ``grad 0``, the state before the forward pass."""
     name, body = node.group(1), node.group(2)
@@ -144,14 +147,14 @@ def _page_svg(svg: str) -> Tuple[str, Dict[str, str]]:
     return svg.strip(), cells
 
 
-def _fade(svg: str, pending: set) -> str:
+def _fade(svg: str, pending: Set[str]) -> str:
     """The drawing before the forward pass: ``pending`` nodes and edges start faded."""
     return _GROUP.sub(lambda m: (f'<g id="{m.group(1)}" class="{m.group(2)} dg-pending"'
                                  if _markup.unescape(m.group(1)) in pending else m.group(0)), svg)
 
 
 def _forward(order: List[Value], ids: Dict[Value, str], names: Dict[Value, str],
-             cells: Dict[str, str]) -> List[dict]:
+             cells: Dict[str, str]) -> List[_Step]:
     """Forward steps: each value's data, in topological order (constants are drawn as
     their number from the start).  The page says the value's ``head``, explain's line."""
     steps = []
@@ -169,8 +172,8 @@ def _forward(order: List[Value], ids: Dict[Value, str], names: Dict[Value, str],
 
 
 def _backward_step(node: Value, grads: Dict[Value, float], ids: Dict[Value, str],
-                   names: Dict[Value, str], cells: Dict[str, str], uses: Dict[Value, list],
-                   seen: Dict[Value, int], rules: Dict[str, int]) -> dict:
+                   names: Dict[Value, str], cells: Dict[str, str], uses: Dict[Value, List[Tuple[Value, int]]],
+                   seen: Dict[Value, int], rules: Dict[str, int]) -> _Step:
     """One node's backward step: ``parent.grad += ∂node/∂parent × node.grad`` per input.
 
     ``terms`` holds, per input, [parent index, ∂node/∂parent, the term, the parent's grad
@@ -205,8 +208,8 @@ def _backward_step(node: Value, grads: Dict[Value, float], ids: Dict[Value, str]
 
 
 def _backward(order: List[Value], root: Value, ids: Dict[Value, str], names: Dict[Value, str],
-              cells: Dict[str, str], uses: Dict[Value, list],
-              rules: Dict[str, int]) -> Tuple[List[dict], Dict[Value, float]]:
+              cells: Dict[str, str], uses: Dict[Value, List[Tuple[Value, int]]],
+              rules: Dict[str, int]) -> Tuple[List[_Step], Dict[Value, float]]:
     """The seed step (``root.grad = 1``), then one step per computed node in reverse
     topological order (the order backward accumulates in, so every sum is bit-for-bit
     that of one ``backward()`` from zero gradients)."""
@@ -225,7 +228,7 @@ def _backward(order: List[Value], root: Value, ids: Dict[Value, str], names: Dic
     return steps, grads
 
 
-def page_data(root: Value, cells: Dict[str, str], max_nodes: int = 1000) -> dict:
+def page_data(root: Value, cells: Dict[str, str], max_nodes: int = 1000) -> Dict[str, Any]:
     """Everything the page plays back: the steps, explain's rule texts and, per value
     (index i, element id ``n<i>``), explain's name for it and explain's line saying how
     it was computed (``head``).
@@ -309,4 +312,4 @@ def interactive(root: Value, *, height: int = 640, **options: object) -> Interac
     """``viz.html(root, **options)`` wrapped for display in Jupyter (an iframe of ``height`` px)."""
     if height.__class__ is not int or height < 100:
         raise ValueError(f"viz.interactive: height must be an int >= 100 (pixels), got {height!r}")
-    return Interactive(html(root, **options), height)  # type: ignore[arg-type]
+    return Interactive(html(root, **options), height)  # type: ignore[arg-type]  # options are html()'s keywords
