@@ -99,7 +99,7 @@ def check_output(option: str, path: str) -> None:
 
 # --- the data set and the loss (train and health) ----------------------------------------
 
-DATASETS: Dict[str, Callable[..., Tuple[list, list]]] = {
+DATASETS: Dict[str, Callable[..., data.Dataset]] = {
     "moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
     "spirals": data.make_spirals, "blobs": data.make_blobs,
 }
@@ -126,7 +126,7 @@ def recipe(args: argparse.Namespace) -> Tuple[str, int, str]:
     return loss, 1, "01" if loss == "bce_with_logits" else "pm1"
 
 
-def dataset(args: argparse.Namespace, labels: str) -> Tuple[list, list]:
+def dataset(args: argparse.Namespace, labels: str) -> data.Dataset:
     """The samples and labels that ``--dataset``, ``--samples``, ``--noise``, ``--classes``
     and ``--seed`` ask for, labelled by ``labels`` ('int', '01' or 'pm1', from ``recipe``)."""
     make = DATASETS[args.dataset]

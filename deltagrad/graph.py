@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from autograd import Value
 from nn.io import load
@@ -85,7 +85,7 @@ def network_demo() -> MLP:
     return MLP(2, [2, 1], activation="tanh", seed=1)
 
 
-def load_model(path: str, x: Optional[List[float]], y: Optional[List[float]]) -> Any:
+def load_model(path: str, x: Optional[List[float]], y: Optional[List[float]]) -> MLP:
     """The saved model, checked against the sizes of ``x`` and ``y``."""
     if x is None:
         raise CLIError("--model needs the input to draw, e.g. --x 0.5,0.2")
@@ -105,13 +105,14 @@ def load_model(path: str, x: Optional[List[float]], y: Optional[List[float]]) ->
     return model
 
 
-def op_graph(model: Any, x: List[float], y: Optional[List[float]], loss: str) -> Value:
+def op_graph(model: MLP, x: List[float], y: Optional[List[float]], loss: str) -> Value:
     """The value to draw op by op: Err after backward (with ``y``), else the output ŷ."""
     record = model.trace(x, y, loss) if y is not None else model.trace(x)
     if record.err is not None:
         return record.err
-    record.output.backward()
-    return record.output
+    # (without y the model has one output, load_model checked: the output is one Value)
+    record.output.backward()  # type: ignore[union-attr]
+    return record.output  # type: ignore[return-value]
 
 
 #: Options of the op-level graph only: giving one draws it (as --ops does).
@@ -144,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     root = neuron_demo() if model is None else op_graph(model, x, y, args.loss)
     max_nodes = 1000 if args.max_nodes is None else args.max_nodes
-    options = dict(rankdir=args.rankdir or "LR", max_nodes=max_nodes, show_rules=not args.no_rules)
+    options: Dict[str, Any] = dict(rankdir=args.rankdir or "LR", max_nodes=max_nodes,
+                                   show_rules=not args.no_rules)
     if not page:
         options.update(depth=args.depth, show_local=not args.no_local, health=not args.no_health)
     try:

@@ -12,7 +12,7 @@ import argparse
 import math
 import sys
 import warnings
-from typing import Any, List, Optional, TextIO, Tuple
+from typing import Any, List, Optional, TextIO, Tuple, Type, Union
 
 from nn.module import ACTIVATIONS, INITS, MLP
 from nn.optim import SGD, Adam, LinearDecay, Optimizer
@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _show_warning(message: Warning, category: type, filename: str, lineno: int,
+def _show_warning(message: Union[Warning, str], category: Type[Warning], filename: str, lineno: int,
                   file: Optional[TextIO] = None, line: Optional[str] = None) -> None:
     """A warning during training as one line on stderr, without Python's file and line
     (on a terminal it replaces the progress line, which the next update draws below)."""
@@ -134,9 +134,10 @@ def _say_result(args: argparse.Namespace, history: History, model: MLP, X: List[
     err, acc = evaluate(model, X, y, loss=loss, accuracy=accuracy)
     if not math.isfinite(err):
         raise CLIError(f"training diverged (loss {err}); try a smaller --lr")
-    right = round(acc * len(X))
+    # (acc is a number, not None: the run always asks for an accuracy)
+    right = round(acc * len(X))  # type: ignore[operator]
     without = " (without the L2 term)" if args.l2 else ""
-    print(f"final: {loss} {err:.6f}{without}, training accuracy {100.0 * acc:.1f}% ({right}/{len(X)}), "
+    print(f"final: {loss} {err:.6f}{without}, training accuracy {100.0 * acc:.1f}% ({right}/{len(X)}), "  # type: ignore[operator]
           f"{history.seconds:.1f} s")
 
 
