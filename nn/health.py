@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from autograd import Value
 
 from .losses import resolve
+
+if TYPE_CHECKING:
+    from .module import MLP
 
 __all__ = ["health", "HealthReport", "LayerHealth", "VANISHING_RATIO", "EXPLODING_RATIO",
            "EXPLODING_NORM", "SATURATION_SLOPE", "SATURATION_SHARE"]
@@ -130,7 +133,7 @@ def _count(n: Optional[int], total: int) -> str:
     return "-" if n is None else f"{n}/{total}"
 
 
-def health(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
+def health(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any],
            loss: Union[str, Callable[..., Value]] = "mse", keep_grads: bool = False) -> HealthReport:
     """Measure gradient health of ``model`` (an ``nn.MLP``) on the batch ``X``, ``y``.
 

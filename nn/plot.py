@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # matplotlib itself is imported only when a picture is drawn
     from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
 
+    from .train import History, Predictor
+
 __all__ = ["plot_history", "plot_decision_boundary", "PlotUnavailable", "FORMATS", "image_format",
            "require_matplotlib"]
 
@@ -79,7 +81,7 @@ def _finite(values: Sequence[Optional[float]]) -> List[Tuple[int, float]]:
     return [(i + 1, v) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
 
 
-def plot_history(history: Any, path: Union[str, os.PathLike[str]], title: Optional[str] = None) -> str:
+def plot_history(history: History, path: Union[str, os.PathLike[str]], title: Optional[str] = None) -> str:
     """Draw ``history`` (what ``nn.fit`` returns) to ``path``: the loss per epoch and, when
     recorded, the accuracy per epoch beside it.  Returns the path.
 
@@ -120,7 +122,7 @@ def plot_history(history: Any, path: Union[str, os.PathLike[str]], title: Option
     return _save(fig, path, fmt)
 
 
-def _scores(model: Any, grid: List[List[float]]) -> List[Any]:
+def _scores(model: Predictor, grid: List[List[float]]) -> List[Any]:
     """The model's output for every grid point, as floats (a list per point for several outputs)."""
     from autograd import no_grad
 
@@ -132,7 +134,7 @@ def _scores(model: Any, grid: List[List[float]]) -> List[Any]:
     return out
 
 
-def plot_decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
+def plot_decision_boundary(model: Predictor, X: Sequence[Sequence[float]], y: Sequence[Any],
                            path: Union[str, os.PathLike[str]], resolution: int = 120,
                            threshold: Optional[float] = None, title: Optional[str] = None) -> str:
     """Draw the classes ``model`` assigns over the plane, with the points ``X`` coloured by ``y``.

@@ -15,7 +15,7 @@ import numbers
 import random
 import sys
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 from autograd import Value, dot, no_grad
 
@@ -30,6 +30,19 @@ __all__ = ["fit", "evaluate", "History", "OPTIMIZERS"]
 OPTIMIZERS = {"sgd": (SGD, 0.01), "adam": (Adam, 0.001)}
 
 Accuracy = Union[str, Callable[[Any, Any], bool], None]
+#: What ``evaluate`` needs of a model: its prediction for one sample (a Value, or a list).
+Predictor = Callable[[Sequence[float]], Union[Value, List[Value]]]
+
+
+class Model(Protocol):
+    """What ``fit`` needs of a model (an ``nn.Module`` has it): ``model(x)``, its prediction
+    for one sample, and ``parameters()``, the Values to train."""
+
+    def __call__(self, x: Sequence[float]) -> Union[Value, List[Value]]: ...
+
+    def parameters(self) -> List[Value]: ...
+
+
 #: One step: (samples, targets) -> (Err, predictions), leaving ∂Err/∂θ in each θ.grad.
 Step = Callable[[Sequence[Any], Sequence[Any]], Tuple[float, List[Any]]]
 
@@ -295,7 +308,7 @@ def _count_correct(acc_fn: Callable[[Any, Any], bool], preds: Sequence[Any],
 
 # --- fit and evaluate ------------------------------------------------------------------
 
-def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
+def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
         loss: Union[str, Callable[..., Value]] = "mse",
         optimizer: Union[str, Optimizer] = "sgd", lr: Optional[float] = None,
         epochs: int = 100, batch_size: Optional[int] = None,
@@ -353,7 +366,8 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
         history.loss.append(total / len(X))
         history.accuracy.append(None if acc_fn is None else correct / len(X))
         if health:
-            history.health.append(_health(model, X, y, loss=loss_fn))
+            # (an MLP: with health=True, _check_step_options checked it has trace and layers)
+            history.health.append(_health(model, X, y, loss=loss_fn))  # type: ignore[arg-type]
         history.seconds = time.perf_counter() - start
         if progress is not None:
             progress.update(epoch, history.loss[-1], history.accuracy[-1], history.seconds)
@@ -362,7 +376,7 @@ def fit(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     return history
 
 
-def evaluate(model: Any, X: Sequence[Sequence[float]], y: Sequence[Any],
+def evaluate(model: Predictor, X: Sequence[Sequence[float]], y: Sequence[Any],
              loss: Union[str, Callable[..., Value]] = "mse",
              accuracy: Accuracy = "auto") -> Tuple[float, Optional[float]]:
     """``(Err, accuracy)`` of ``model`` on ``(X, y)`` as it is now, building no graph.
