@@ -14,7 +14,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple, Union, overload
 
 import graphviz
 
@@ -65,6 +65,17 @@ class Drawing(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships no type
     """A ``graphviz.Digraph`` that renders through ``viz.render.find_renderer`` (a system
     ``dot``, else the bundled ``graphviz-pure``) in ``pipe``, ``render`` and ``view`` alike,
     so all of them, and its notebook display, work after ``pip install`` alone."""
+
+    # For a type checker: bytes without an encoding, text with one.
+    @overload
+    def pipe(self, format: Optional[str] = None, renderer: Optional[str] = None,
+             formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
+             quiet: bool = False, *, engine: Optional[str] = None, encoding: None = None) -> bytes: ...
+
+    @overload
+    def pipe(self, format: Optional[str] = None, renderer: Optional[str] = None,
+             formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
+             quiet: bool = False, *, engine: Optional[str] = None, encoding: str) -> str: ...
 
     def pipe(self, format: Optional[str] = None, renderer: Optional[str] = None,
              formatter: Optional[str] = None, neato_no_op: Union[bool, int, None] = None,
