@@ -68,8 +68,8 @@ def _real_range(minimum: Optional[float], maximum: Optional[float], strict: bool
 def real(x: object, what: str, minimum: Optional[float] = None, maximum: Optional[float] = None,
          *, strict: bool = False, finite: bool = True, optional: bool = False) -> Optional[float]:
     """``x`` as a float within [minimum, maximum] ((minimum, maximum) when ``strict``), finite
-    unless ``finite=False`` (then nan and ±inf pass); ``None`` passes when ``optional``.  TypeError for a non-number,
-    ValueError for a number out of range."""
+    unless ``finite=False`` (then nan and ±inf pass); ``None`` passes when ``optional``.
+    TypeError for a non-number, ValueError for a number out of range."""
     if x is None and optional:
         return None
     if not is_real(x):
