@@ -17,13 +17,13 @@ from __future__ import annotations
 import builtins
 import itertools
 import linecache
-import numbers
 import weakref
 from collections.abc import Sequence as _SequenceABC
 from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Set, Tuple, Union
 
 from . import _codegen
 from . import modes as _modes
+from .validate import is_real
 from .value import Value
 
 __all__ = ["compile", "Compiled"]
@@ -81,11 +81,6 @@ def _trace(fn: Callable[..., Any], args: List[Any], tracer: _Tracer) -> Any:
 
 # --- input structures ---------------------------------------------------------------
 
-def _is_number(x: object) -> bool:
-    return x.__class__ is float or x.__class__ is int or (
-        x.__class__ is not bool and isinstance(x, numbers.Real))
-
-
 def _is_sequence(x: object) -> bool:
     return x.__class__ is list or x.__class__ is tuple or (
         isinstance(x, _SequenceABC) and not isinstance(x, (str, bytes, bytearray)))
@@ -97,7 +92,7 @@ def _where(path: Tuple[int, ...]) -> str:
 
 def _spec_of(x: object, path: Tuple[int, ...], flat: List[float]) -> Spec:
     """The structure of example input ``x``; its numbers are appended to ``flat``."""
-    if _is_number(x):
+    if is_real(x):
         flat.append(float(x))  # type: ignore[arg-type]
         return None
     if not _is_sequence(x):
@@ -125,7 +120,7 @@ def _describe(spec: Spec) -> str:
 def _number(x: object, path: Tuple[int, ...]) -> float:
     if x.__class__ is float:
         return x
-    if not _is_number(x):
+    if not is_real(x):
         raise TypeError(f"{_where(path)} must be a real number (int or float), got "
                         f"{type(x).__name__}: {x!r:.80}")
     return float(x)  # type: ignore[arg-type]
@@ -334,7 +329,7 @@ def _aux_spec(x: object, path: Tuple[int, ...], out: List[Value], tracer: _Trace
     if x.__class__ is Value:
         out.append(x)
         return None
-    if _is_number(x):
+    if is_real(x):
         v = Value(x)  # type: ignore[arg-type]
         tracer.leaf(v)
         out.append(v)

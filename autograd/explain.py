@@ -13,27 +13,23 @@ import math
 import sys
 from typing import Dict, List, Optional, TextIO, Tuple
 
+from .format import factor, fmt
 from .graph import topological_order
 from .ops import OPS
+from .validate import integer
 from .value import Value
 
 __all__ = ["explain", "node_names", "consumers", "node_lines", "local_rule"]
 
 
 def _num(x: float) -> str:
-    """A short, readable number; non-finite values are spelled out so they cannot be missed."""
-    if math.isnan(x):
-        return "nan (not a number!)"
-    if math.isinf(x):
-        return ("+" if x > 0 else "-") + "inf (not finite!)"
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    return f"{x:.6g}"
+    """A number as explain writes it: six significant digits, nan and inf spelled out loudly."""
+    return fmt(x, 6, loud=True)
 
 
 def _factor(x: float) -> str:
     """A number inside a product or an expression: negative ones in parentheses."""
-    return f"({_num(x)})" if x < 0 else _num(x)
+    return factor(x, 6, loud=True)
 
 
 def node_names(root: Value, order: Optional[List[Value]] = None) -> Dict[Value, str]:
@@ -131,8 +127,7 @@ def explain(root: Value, limit: Optional[int] = 40, file: Optional[TextIO] = Non
     all), then a ``... N more nodes`` line.  Output goes to ``file`` (default stdout).
     """
     _check(root)
-    if limit is not None and (limit.__class__ is bool or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"explain: limit must be a positive int or None, got {limit!r}")
+    integer(limit, "explain: limit", 1, optional=True)
     order = topological_order(root)
     names = node_names(root, order)
     uses = consumers(order)

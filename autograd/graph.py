@@ -7,11 +7,11 @@ its own ``parents``; backward's is the one specialised copy (see ``_computed_nod
 from __future__ import annotations
 
 import math
-import numbers
 from operator import attrgetter
 from typing import Callable, Iterable, List, Optional, Set, Tuple, Union
 
 from . import modes as _modes
+from .validate import real
 from .value import Value
 
 __all__ = ["walk", "topological_order", "backward", "zero_grad"]
@@ -120,9 +120,7 @@ def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
     if root.__class__ is not Value:
         raise TypeError(f"backward() needs a Value, got {type(root).__name__}")
     if grad.__class__ is not float:
-        if grad.__class__ is bool or not isinstance(grad, numbers.Real):
-            raise TypeError(f"backward(grad=...) needs a real number, got {type(grad).__name__}")
-        grad = float(grad)
+        grad = real(grad, "backward(grad=...)", finite=False)
     # The walk allocates a little per node and frees nothing cyclic; on deep graphs the
     # cyclic collector would rescan the whole (surviving) graph again and again, so it is
     # paused for the duration (2-3x faster on a million-node chain) and restored after.
