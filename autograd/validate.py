@@ -35,12 +35,16 @@ def _none_or(optional: bool) -> str:
     return "None or " if optional else ""
 
 
-def _int_range(minimum: Optional[int], maximum: Optional[int]) -> str:
-    if maximum is not None:
-        return f"an int in [{minimum}, {maximum}]"
-    if minimum == 1:
-        return "a positive integer"
-    return "an int" if minimum is None else f"an int >= {minimum}"
+def _int_range(minimum: Optional[int], maximum: Optional[int], optional: bool) -> str:
+    """The allowed range in words: "a positive integer", ">= 2", "in [0, 5]"; after "None or",
+    the type is named too ("None or an int >= 0")."""
+    if minimum == 1 and maximum is None:
+        return "None or a positive integer" if optional else "a positive integer"
+    if maximum is None:
+        words = f">= {minimum}"
+    else:
+        words = f"in [{minimum}, {maximum}]" if minimum is not None else f"<= {maximum}"
+    return f"None or an int {words}" if optional else words
 
 
 def integer(x: object, what: str, minimum: Optional[int] = None, maximum: Optional[int] = None,
@@ -52,7 +56,7 @@ def integer(x: object, what: str, minimum: Optional[int] = None, maximum: Option
     if not is_integer(x):
         raise TypeError(f"{what} must be {_none_or(optional)}an int, got {type(x).__name__}: {x!r:.80}")
     if (minimum is not None and x < minimum) or (maximum is not None and x > maximum):
-        raise ValueError(f"{what} must be {_none_or(optional)}{_int_range(minimum, maximum)}, got {x!r}")
+        raise ValueError(f"{what} must be {_int_range(minimum, maximum, optional)}, got {x!r}")
     return int(x)  # type: ignore[call-overload]
 
 

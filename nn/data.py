@@ -16,9 +16,10 @@ Python lists) with a ValueError before drawing any; pass ``max_samples=`` to go 
 from __future__ import annotations
 
 import math
-import numbers
 import random
 from typing import List, Optional, Sequence, Tuple, TypeVar, Union
+
+from autograd.validate import integer, is_integer, is_real, real
 
 __all__ = ["make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs",
            "train_test_split", "MAX_SAMPLES"]
@@ -31,37 +32,18 @@ T = TypeVar("T")
 L = TypeVar("L")
 
 
-def _int(x: object, what: str, minimum: int) -> int:
-    if x.__class__ is bool or not isinstance(x, numbers.Integral):
-        raise TypeError(f"{what} must be an int, got {type(x).__name__}: {x!r}")
-    if x < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {x!r}")
-    return int(x)
-
-
 def _n_samples(x: object, who: str, minimum: int, max_samples: Optional[int]) -> int:
     """``n_samples`` checked against ``minimum`` and the size limit, before anything is drawn."""
-    n = _int(x, f"{who} n_samples", minimum)
-    limit = MAX_SAMPLES if max_samples is None else _int(max_samples, f"{who} max_samples", 1)
+    n = integer(x, f"{who} n_samples", minimum)
+    limit = MAX_SAMPLES if max_samples is None else integer(max_samples, f"{who} max_samples", 1)
     if n > limit:
         raise ValueError(f"{who}: n_samples={n:,} is more than the limit of {limit:,} samples; "
                          f"pass max_samples={n} to make them anyway")
     return n
 
 
-def _real(x: object, what: str, minimum: float = 0.0) -> float:
-    if x.__class__ is bool or not isinstance(x, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r}")
-    x = float(x)
-    if not math.isfinite(x) or x < minimum:
-        raise ValueError(f"{what} must be a finite number >= {minimum}, got {x!r}")
-    return x
-
-
 def _rng(seed: Optional[int], who: str) -> random.Random:
-    if seed is not None and (seed.__class__ is bool or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"{who}: seed must be an int or None, got {type(seed).__name__}: {seed!r}")
-    return random.Random(seed)
+    return random.Random(None if seed is None else integer(seed, f"{who}: seed"))
 
 
 def _binary_labels(y: List[int], labels: str, who: str) -> List[int]:
@@ -85,7 +67,7 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: Optional[int] = N
     the lower one, shifted right and down, class 1.  ``noise`` is the standard deviation
     of Gaussian noise added to each coordinate."""
     n = _n_samples(n_samples, "make_moons", 2, max_samples)
-    noise = _real(noise, "make_moons noise")
+    noise = real(noise, "make_moons noise", 0.0)
     rng = _rng(seed, "make_moons")
     n_upper = n // 2
     n_lower = n - n_upper
@@ -110,8 +92,8 @@ def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
     """A circle of radius 1 (class 0) around a circle of radius ``factor`` (class 1),
     with Gaussian noise of standard deviation ``noise`` on each coordinate."""
     n = _n_samples(n_samples, "make_circles", 2, max_samples)
-    noise = _real(noise, "make_circles noise")
-    factor = _real(factor, "make_circles factor")
+    noise = real(noise, "make_circles noise", 0.0)
+    factor = real(factor, "make_circles factor", 0.0)
     if not 0.0 < factor < 1.0:
         raise ValueError(f"make_circles: factor (inner radius / outer radius) must be in (0, 1), "
                          f"got {factor!r}")
@@ -137,7 +119,7 @@ def make_xor(n_samples: int = 100, noise: float = 0.1, seed: Optional[int] = Non
     balanced; ``noise`` is the clusters' standard deviation.  The label is the corner's,
     so with large noise a point may sit in another class's quadrant."""
     n = _n_samples(n_samples, "make_xor", 4, max_samples)
-    noise = _real(noise, "make_xor noise")
+    noise = real(noise, "make_xor noise", 0.0)
     rng = _rng(seed, "make_xor")
     corners = ((1.0, 1.0, 0), (-1.0, 1.0, 1), (-1.0, -1.0, 0), (1.0, -1.0, 1))
     points, y = [], []
@@ -155,10 +137,10 @@ def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
     CS231n spirals), labels 0..n_classes−1.  Each arm turns through 4 radians; ``noise`` is the
     standard deviation of Gaussian noise on the angle, in radians."""
     n = _n_samples(n_samples, "make_spirals", 1, max_samples)
-    k = _int(n_classes, "make_spirals n_classes", 2)
+    k = integer(n_classes, "make_spirals n_classes", 2)
     if n < k:
         raise ValueError(f"make_spirals: n_samples ({n}) must be at least n_classes ({k})")
-    noise = _real(noise, "make_spirals noise")
+    noise = real(noise, "make_spirals noise", 0.0)
     rng = _rng(seed, "make_spirals")
     points, y = [], []
     for c in range(k):
@@ -178,10 +160,9 @@ def make_blobs(n_samples: int = 100, centers: Union[int, Sequence[Sequence[float
     ``std``.  ``centers`` is a list of ``[x1, x2]`` points, or a count k that places k
     centres evenly on a circle of radius 2 around the origin."""
     n = _n_samples(n_samples, "make_blobs", 1, max_samples)
-    std = _real(std, "make_blobs std")
-    # (the ignore: to mypy an int is no numbers.Integral, so it sees no bool getting here)
-    if isinstance(centers, numbers.Integral) and centers.__class__ is not bool:  # type: ignore[comparison-overlap]
-        k = _int(centers, "make_blobs centers", 1)
+    std = real(std, "make_blobs std", 0.0)
+    if is_integer(centers):
+        k = integer(centers, "make_blobs centers", 1)
         if n < k:  # checked before the k centres are placed: centers=10**9 must not allocate
             raise ValueError(f"make_blobs: n_samples ({n}) must be at least the number of "
                              f"centers ({k})")
@@ -223,10 +204,10 @@ def train_test_split(X: Sequence[T], y: Sequence[L], test_size: Union[float, int
         raise ValueError(f"train_test_split: X has {n} samples but y has {len(y)}")
     if n < 2:
         raise ValueError(f"train_test_split: need at least 2 samples to split, got {n}")
-    if test_size.__class__ is bool or not isinstance(test_size, numbers.Real):
+    if not is_real(test_size):
         raise TypeError(f"train_test_split: test_size must be a fraction or a count, got "
                         f"{type(test_size).__name__}: {test_size!r}")
-    if isinstance(test_size, numbers.Integral):
+    if is_integer(test_size):
         n_test = int(test_size)
     else:
         if not 0.0 < test_size < 1.0:

@@ -15,10 +15,10 @@ A schedule changes ``optimizer.lr`` as training goes; call its ``step()`` after
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from autograd import Value
+from autograd.validate import flag, integer, real
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
@@ -27,16 +27,6 @@ __all__ = [
 ]
 
 _isfinite = math.isfinite
-
-
-def _number(x: object, what: str) -> float:
-    """``x`` as a finite float, or a TypeError/ValueError naming ``what``."""
-    if x.__class__ is bool or not isinstance(x, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r}")
-    x = float(x)
-    if not _isfinite(x):
-        raise ValueError(f"{what} must be finite, got {x!r}")
-    return x
 
 
 def _param_list(params: Iterable[Value], who: str) -> List[Value]:
@@ -85,10 +75,7 @@ class Optimizer:
         name = type(self).__name__
         self.params: List[Value] = _param_list(params, name)
         self.lr = lr
-        weight_decay = _number(weight_decay, f"{name} weight_decay")
-        if weight_decay < 0.0:
-            raise ValueError(f"{name}: weight_decay must be >= 0, got {weight_decay!r}")
-        self.weight_decay = weight_decay
+        self.weight_decay = real(weight_decay, f"{name}: weight_decay", 0.0)
         self.steps = 0
 
     @property
@@ -98,10 +85,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        value = _number(value, f"{type(self).__name__} lr")
-        if value < 0.0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {value!r}")
-        self._lr = value
+        self._lr = real(value, f"{type(self).__name__}: lr", 0.0)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 (gradients accumulate across backward calls)."""
@@ -127,13 +111,13 @@ class SGD(Optimizer):
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(params, lr, weight_decay)
         self.momentum = _momentum(momentum, "SGD")
-        dampening = _number(dampening, "SGD dampening")
+        dampening = real(dampening, "SGD: dampening")
         if not 0.0 <= dampening <= 1.0:
             raise ValueError(f"SGD: dampening must be in [0, 1], got {dampening!r}; each new "
                              "gradient is scaled by 1 − dampening, which outside [0, 1] would "
                              "flip or amplify it")
         self.dampening = dampening
-        self.nesterov = _flag(nesterov, "SGD nesterov")
+        self.nesterov = flag(nesterov, "SGD nesterov")
         if self.nesterov and (self.momentum == 0.0 or dampening != 0.0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening = 0, got "
                              f"momentum={self.momentum!r}, dampening={dampening!r}")
@@ -183,13 +167,13 @@ class Adam(Optimizer):
             b1, b2 = betas
         except (TypeError, ValueError):
             raise TypeError(f"{name}: betas must be a pair (β1, β2), got {betas!r}") from None
-        b1, b2 = _number(b1, f"{name} beta1"), _number(b2, f"{name} beta2")
+        b1, b2 = real(b1, f"{name}: betas[0]"), real(b2, f"{name}: betas[1]")
         for i, b in enumerate((b1, b2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"{name}: betas[{i}] must be in [0, 1), got {b!r}")
         self.betas = (b1, b2)
         self.eps = _eps(eps, name)
-        self.amsgrad = _flag(amsgrad, f"{name} amsgrad")
+        self.amsgrad = flag(amsgrad, f"{name} amsgrad")
         n = len(self.params)
         self._m = [0.0] * n
         self._v = [0.0] * n
@@ -251,7 +235,7 @@ class RMSprop(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False) -> None:
         super().__init__(params, lr, weight_decay)
-        alpha = _number(alpha, "RMSprop alpha")
+        alpha = real(alpha, "RMSprop: alpha")
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha!r}; above 1 the "
                              "running mean of g² weighs new gradients by 1 − alpha < 0 and can "
@@ -259,7 +243,7 @@ class RMSprop(Optimizer):
         self.alpha = alpha
         self.eps = _eps(eps, "RMSprop")
         self.momentum = _momentum(momentum, "RMSprop")
-        self.centered = _flag(centered, "RMSprop centered")
+        self.centered = flag(centered, "RMSprop centered")
         n = len(self.params)
         self._square_avg = [0.0] * n
         self._grad_avg = [0.0] * n
@@ -293,7 +277,7 @@ class RMSprop(Optimizer):
 
 def _momentum(momentum: object, who: str) -> float:
     """A momentum μ in [0, 1]: PyTorch takes any μ ≥ 0, but above 1 the buffer grows without bound."""
-    momentum = _number(momentum, f"{who} momentum")
+    momentum = real(momentum, f"{who}: momentum")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"{who}: momentum must be in [0, 1], got {momentum!r}; above 1 the "
                          "buffer b ← μ·b + g grows geometrically and every step is larger "
@@ -302,16 +286,7 @@ def _momentum(momentum: object, who: str) -> float:
 
 
 def _eps(eps: object, who: str) -> float:
-    eps = _number(eps, f"{who} eps")
-    if eps <= 0.0:
-        raise ValueError(f"{who}: eps must be > 0, got {eps!r}")
-    return eps
-
-
-def _flag(x: object, what: str) -> bool:
-    if x.__class__ is not bool:
-        raise TypeError(f"{what} must be True or False, got {type(x).__name__}: {x!r}")
-    return x
+    return real(eps, f"{who}: eps", 0.0, strict=True)
 
 
 # --- learning-rate schedules ---------------------------------------------------------
@@ -348,14 +323,6 @@ class Schedule:
         return f"{type(self).__name__}(step {self.last_step}, lr={self.optimizer.lr!r})"
 
 
-def _count(x: object, what: str, minimum: int = 1) -> int:
-    if x.__class__ is bool or not isinstance(x, numbers.Integral):
-        raise TypeError(f"{what} must be an int, got {type(x).__name__}: {x!r}")
-    if x < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {x!r}")
-    return int(x)
-
-
 class LinearDecay(Schedule):
     """η goes in a straight line from ``start`` (step 0) to ``end`` (step ``steps``), then stays.
 
@@ -364,11 +331,9 @@ class LinearDecay(Schedule):
 
     def __init__(self, optimizer: Optimizer, start: float, end: float, steps: int) -> None:
         super().__init__(optimizer)
-        self.start = _number(start, "LinearDecay start")
-        self.end = _number(end, "LinearDecay end")
-        if self.start < 0.0 or self.end < 0.0:
-            raise ValueError(f"LinearDecay: start and end must be >= 0, got {start!r}, {end!r}")
-        self.steps = _count(steps, "LinearDecay steps")
+        self.start = real(start, "LinearDecay: start", 0.0)
+        self.end = real(end, "LinearDecay: end", 0.0)
+        self.steps = integer(steps, "LinearDecay: steps", 1)
         self._start()
 
     def lr_at(self, k: int) -> float:
@@ -382,10 +347,8 @@ class StepDecay(Schedule):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
-        self.step_size = _count(step_size, "StepDecay step_size")
-        self.gamma = _number(gamma, "StepDecay gamma")
-        if self.gamma < 0.0:
-            raise ValueError(f"StepDecay: gamma must be >= 0, got {gamma!r}")
+        self.step_size = integer(step_size, "StepDecay: step_size", 1)
+        self.gamma = real(gamma, "StepDecay: gamma", 0.0)
 
     def lr_at(self, k: int) -> float:
         return self.base_lr * self.gamma ** (k // self.step_size)
@@ -396,9 +359,7 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
         super().__init__(optimizer)
-        self.gamma = _number(gamma, "ExponentialDecay gamma")
-        if self.gamma < 0.0:
-            raise ValueError(f"ExponentialDecay: gamma must be >= 0, got {gamma!r}")
+        self.gamma = real(gamma, "ExponentialDecay: gamma", 0.0)
 
     def lr_at(self, k: int) -> float:
         return self.base_lr * self.gamma ** k
@@ -409,10 +370,8 @@ class CosineDecay(Schedule):
 
     def __init__(self, optimizer: Optimizer, steps: int, end: float = 0.0) -> None:
         super().__init__(optimizer)
-        self.steps = _count(steps, "CosineDecay steps")
-        self.end = _number(end, "CosineDecay end")
-        if self.end < 0.0:
-            raise ValueError(f"CosineDecay: end must be >= 0, got {end!r}")
+        self.steps = integer(steps, "CosineDecay: steps", 1)
+        self.end = real(end, "CosineDecay: end", 0.0)
 
     def lr_at(self, k: int) -> float:
         if k >= self.steps:
@@ -432,9 +391,7 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     parameter.
     """
     params = _param_list(params, "clip_grad_norm")
-    max_norm = _number(max_norm, "clip_grad_norm max_norm")
-    if max_norm < 0.0:
-        raise ValueError(f"clip_grad_norm: max_norm must be >= 0, got {max_norm!r}")
+    max_norm = real(max_norm, "clip_grad_norm: max_norm", 0.0)
     grads = [p.grad for p in params]
     total = math.hypot(*grads)  # √(Σ g²) without overflow; inf if any g is inf, else nan if any is
     if _isfinite(total) and total > max_norm:
@@ -446,9 +403,7 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
 def clip_grad_value(params: Iterable[Value], clip: float) -> None:
     """Clamp every gradient into ``[−clip, clip]`` (each one on its own; nan stays nan)."""
     params = _param_list(params, "clip_grad_value")
-    clip = _number(clip, "clip_grad_value clip")
-    if clip < 0.0:
-        raise ValueError(f"clip_grad_value: clip must be >= 0, got {clip!r}")
+    clip = real(clip, "clip_grad_value: clip", 0.0)
     low = -clip
     for p in params:
         g = p.grad
