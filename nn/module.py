@@ -12,7 +12,6 @@ construction, never per forward pass.
 from __future__ import annotations
 
 import math
-import numbers
 import random
 import reprlib
 from collections.abc import Mapping, Set
@@ -20,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from autograd import Value, dot
+from autograd.validate import integer, is_real, real
 
 if TYPE_CHECKING:
     import os
@@ -62,12 +62,6 @@ def _check_init(init: object) -> str:
     return init
 
 
-def _check_size(n: object, what: str) -> int:
-    if n.__class__ is bool or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{what} must be a positive integer, got {n!r}")
-    return int(n)
-
-
 def count_parameters(nin: int, nouts: Sequence[int]) -> int:
     """How many weights and biases an MLP with these sizes has: Σ (fan_in + 1)·width."""
     total, fan_in = 0, nin
@@ -81,11 +75,7 @@ def parameter_limit(max_parameters: Optional[int]) -> int:
     """The limit in force: ``max_parameters`` checked, or ``MAX_PARAMETERS`` for None."""
     if max_parameters is None:
         return MAX_PARAMETERS
-    if (max_parameters.__class__ is bool or not isinstance(max_parameters, numbers.Integral)
-            or max_parameters < 1):
-        raise ValueError(f"max_parameters must be a positive integer or None, got "
-                         f"{max_parameters!r}")
-    return int(max_parameters)
+    return integer(max_parameters, "max_parameters", 1)
 
 
 def _check_parameter_count(count: int, max_parameters: Optional[int], what: str) -> None:
@@ -179,16 +169,10 @@ class Module:
             p = params.get(name)
             if p is None:
                 continue
-            if value.__class__ is bool or not isinstance(value, numbers.Real):
+            if not is_real(value):  # a state's content, like a file's: ValueError, as io's loader
                 raise ValueError(f"parameter {name!r} must be a number, got "
                                  f"{type(value).__name__}: {value!r}")
-            try:
-                value = float(value)
-            except OverflowError:
-                raise ValueError(f"parameter {name!r} is too large for a float") from None
-            if not math.isfinite(value):
-                raise ValueError(f"parameter {name!r} must be finite, got {value!r}")
-            updates.append((p, value))
+            updates.append((p, real(value, f"parameter {name!r}")))
         for p, value in updates:
             p.data = value
 
@@ -209,7 +193,7 @@ class Neuron(Module):
     def __init__(self, nin: int, activation: str = "relu", init: str = "uniform",
                  rng: Optional[random.Random] = None, *, layer: int = 0, index: int = 0,
                  fan_out: int = 1, max_parameters: Optional[int] = None) -> None:
-        nin = _check_size(nin, "nin")
+        nin = integer(nin, "nin", 1)
         _check_parameter_count(nin + 1, max_parameters, f"Neuron({nin})")
         self.activation = _check_activation(activation)
         self.init = _check_init(init)
@@ -281,8 +265,8 @@ class Layer(Module):
     def __init__(self, nin: int, nout: int, activation: str = "relu", init: str = "uniform",
                  rng: Optional[random.Random] = None, index: int = 0, *,
                  max_parameters: Optional[int] = None) -> None:
-        nin = _check_size(nin, "nin")
-        nout = _check_size(nout, "nout")
+        nin = integer(nin, "nin", 1)
+        nout = integer(nout, "nout", 1)
         _check_parameter_count((nin + 1) * nout, max_parameters, f"Layer({nin}, {nout})")
         _check_activation(activation)
         _check_init(init)
@@ -302,10 +286,9 @@ class Layer(Module):
         out = []
         for ell, xi in enumerate(x):
             if xi.__class__ is not Value:
-                cls = xi.__class__
-                if cls is bool or not isinstance(xi, numbers.Real):
+                if not is_real(xi):
                     raise TypeError(f"input {ell} must be a number or a Value, got "
-                                    f"{cls.__name__}: {xi!r}")
+                                    f"{type(xi).__name__}: {xi!r}")
                 xi = Value(xi, self._input_labels[ell])
                 xi.tag = self._input_tags[ell]
             out.append(xi)
@@ -390,10 +373,10 @@ class MLP(Module):
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  output_activation: str = "linear", init: str = "uniform",
                  seed: Optional[int] = None, *, max_parameters: Optional[int] = None) -> None:
-        nin = _check_size(nin, "nin")
+        nin = integer(nin, "nin", 1)
         if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Iterable):
             raise TypeError(f"nouts must be a list of layer sizes, got {type(nouts).__name__}")
-        nouts = [_check_size(n, f"layer size nouts[{i}]") for i, n in enumerate(nouts)]
+        nouts = [integer(n, f"layer size nouts[{i}]", 1) for i, n in enumerate(nouts)]
         if not nouts:
             raise ValueError("nouts must name at least one layer size")
         _check_activation(activation)
