@@ -88,7 +88,7 @@ def real(x: object, what: str, minimum: Optional[float] = None, maximum: Optiona
     if strict:
         bad = (minimum is not None and not value > minimum) or (maximum is not None and not value < maximum)
     else:
-        bad = (minimum is not None and value < minimum) or (maximum is not None and value > maximum)
+        bad = (minimum is not None and not value >= minimum) or (maximum is not None and not value <= maximum)
     if bad:
         raise ValueError(f"{what} must be {_none_or(optional)}{_real_range(minimum, maximum, strict)}, "
                          f"got {value!r}")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import gc
 import math
-import numbers
 import random
 import sys
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 from autograd import Value, dot, no_grad
+from autograd.validate import flag, integer, real
 
 from . import losses as _losses
 from .compiled_step import CompiledStep, Objective
@@ -75,12 +75,6 @@ def _loss_and_accuracy(loss: Union[str, Callable[..., Value]], accuracy: Accurac
     except (KeyError, TypeError):
         raise ValueError(f"accuracy must be 'auto', 'sign', 'argmax', None or a function "
                          f"(prediction, label) -> bool, got {accuracy!r}") from None
-
-
-def _positive_int(x: object, what: str) -> int:
-    if x.__class__ is bool or not isinstance(x, numbers.Integral) or x < 1:
-        raise ValueError(f"{what} must be a positive integer, got {x!r}")
-    return int(x)
 
 
 class History:
@@ -194,19 +188,14 @@ def _make_optimizer(optimizer: Union[str, Optimizer], lr: Optional[float], model
 def _check_step_options(model: Any, clip: Optional[float], l2: float, health: bool,
                         compile: bool) -> float:
     """Check what shapes each step (``clip``, ``l2``, ``health``, ``compile``); returns ``l2`` as a float."""
-    if clip is not None and (clip.__class__ is bool or not isinstance(clip, numbers.Real)
-                             or not clip >= 0):
-        raise ValueError(f"clip must be a max norm >= 0 or None, got {clip!r}")
-    if l2.__class__ is bool or not isinstance(l2, numbers.Real) or not 0.0 <= l2 < math.inf:
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-    if health.__class__ is not bool:
-        raise TypeError(f"health must be True or False, got {type(health).__name__}: {health!r}")
+    real(clip, "clip", 0.0, finite=False, optional=True)
+    l2 = real(l2, "l2", 0.0)
+    flag(health, "health")
     if health and (not callable(getattr(model, "trace", None)) or not getattr(model, "layers", None)):
         raise TypeError(f"fit(health=True) needs an nn.MLP (with .trace and .layers), "
                         f"got {type(model).__name__}")
-    if compile.__class__ is not bool:
-        raise TypeError(f"compile must be True or False, got {type(compile).__name__}: {compile!r}")
-    return float(l2)
+    flag(compile, "compile")
+    return l2
 
 
 # --- the step and its batches --------------------------------------------------------------
@@ -335,8 +324,8 @@ def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     """
     loss_fn, acc_fn = _loss_and_accuracy(loss, accuracy)
     X, y = _samples(X, y, "fit")
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = None if batch_size is None else _positive_int(batch_size, "batch_size")
+    epochs = integer(epochs, "epochs", 1)
+    batch_size = integer(batch_size, "batch_size", 1, optional=True)
     opt = _make_optimizer(optimizer, lr, model, schedule)
     l2 = _check_step_options(model, clip, l2, health, compile)
     objective = _objective(model, loss_fn, l2, opt.params)
