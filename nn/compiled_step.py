@@ -28,7 +28,6 @@ hunt NaNs with compile=False.
 
 from __future__ import annotations
 
-import numbers
 import time
 import warnings
 from collections import OrderedDict
@@ -39,6 +38,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from autograd import Value
 from autograd import compile as _compile
+from autograd.validate import is_real
 
 from .optim import Optimizer
 
@@ -86,7 +86,7 @@ def _float_rows(X: Sequence[Any]) -> List[List[float]]:
         row = []
         for j, v in enumerate(x):
             if v.__class__ is not float:
-                if v.__class__ is bool or not isinstance(v, numbers.Real):
+                if not is_real(v):
                     raise TypeError(
                         f"fit(compile=True): X[{i}][{j}] must be a number, got {type(v).__name__}: "
                         f"{v!r:.80}; a compiled step takes the samples as plain numbers "
@@ -106,10 +106,10 @@ def _float_targets(y: Sequence[Any]) -> Optional[List[Any]]:
     width = -1
     for t in y:
         if t.__class__ is list or t.__class__ is tuple:
-            if any(v.__class__ is bool or not isinstance(v, numbers.Real) for v in t):
+            if not all(is_real(v) for v in t):
                 return None
             t, k = [float(v) for v in t], len(t)
-        elif t.__class__ is bool or not isinstance(t, numbers.Real):
+        elif not is_real(t):
             return None
         else:
             t, k = float(t), -1

@@ -28,12 +28,13 @@ from __future__ import annotations
 import errno
 import json
 import math
-import numbers
 import os
 import secrets
 import stat
 from itertools import islice
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from autograd.validate import is_integer, is_real
 
 from .module import ACTIVATIONS, INITS, MLP, count_parameters, parameter_limit
 
@@ -222,7 +223,7 @@ def _read(path: PathType, limit: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     version = document.get("version")
     if version != VERSION or version.__class__ is not int:
         newer = (" (written by a newer deltagrad?)"
-                 if isinstance(version, int) and not isinstance(version, bool) and version > VERSION
+                 if is_integer(version) and version > VERSION
                  else "")
         raise ValueError(f"{name}: unsupported model file version {version!r}{newer}; "
                          f"this deltagrad reads version {VERSION}")
@@ -233,7 +234,7 @@ def _read(path: PathType, limit: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     params = document["parameters"]
     _check_names(architecture["nin"], architecture["nouts"], params, limit, name)
     for key, value in params.items():
-        if value.__class__ is bool or not isinstance(value, numbers.Real):
+        if not is_real(value):
             raise ValueError(f"{name}: parameter {key!r} is not a number: {value!r}")
     return architecture, params
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 from autograd import Value
 from autograd import sum as vsum
+from autograd.validate import is_integer, is_real
 
 __all__ = ["mse", "hinge", "bce_with_logits", "cross_entropy", "LOSSES", "REDUCTIONS", "resolve"]
 
@@ -52,7 +53,7 @@ def _value(name: str, x: Any, where: str) -> Value:
     """A prediction as a Value (plain numbers become constants: they get no gradient)."""
     if x.__class__ is Value:
         return x
-    if x.__class__ is bool or not isinstance(x, numbers.Real):
+    if not is_real(x):
         raise TypeError(f"{name}: {where} must be a Value or a number, got "
                         f"{type(x).__name__}: {x!r}")
     return Value(x)  # type: ignore[arg-type]  # any numbers.Real (its hint says int or float)
@@ -61,7 +62,7 @@ def _value(name: str, x: Any, where: str) -> Value:
 def _target(name: str, y: Any, where: str) -> Union[Value, float]:
     if y.__class__ is float or y.__class__ is int or y.__class__ is Value:
         return y
-    if y.__class__ is bool or not isinstance(y, numbers.Real):
+    if not is_real(y):
         raise TypeError(f"{name}: {where} must be a number, got {type(y).__name__}: {y!r}")
     return float(y)
 
@@ -69,8 +70,7 @@ def _target(name: str, y: Any, where: str) -> Union[Value, float]:
 def _not_a_label(y: Any) -> bool:
     """True for what no binary label may be: a bool (Python's, or numpy's ``bool_``, which
     is no ``numbers.Real``) or anything else that is not a real number."""
-    cls = y.__class__
-    return cls is not int and cls is not float and (cls is bool or not isinstance(y, numbers.Real))
+    return not is_real(y)
 
 
 def _reduce(terms: List[Value], n_samples: int, reduction: str) -> Value:
@@ -161,7 +161,7 @@ def _class_index(y: object, n_classes: int, where: str) -> int:
     if y.__class__ is not int:
         if isinstance(y, float) and y.is_integer():
             y = int(y)
-        elif y.__class__ is bool or not isinstance(y, numbers.Integral):
+        elif not is_integer(y):
             raise ValueError(f"cross_entropy: label of {where} must be an integer class index "
                              f"0..{n_classes - 1}, got {type(y).__name__}: {y!r}")
         y = int(y)

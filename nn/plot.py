@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # matplotlib itself is imported only when a picture is drawn
 
     from .train import History, Predictor
 
+from autograd.validate import integer
+
 __all__ = ["plot_history", "plot_decision_boundary", "PlotUnavailable", "FORMATS", "image_format",
            "require_matplotlib"]
 
@@ -153,8 +155,7 @@ def plot_decision_boundary(model: Predictor, X: Sequence[Sequence[float]], y: Se
         raise ValueError(f"plot_decision_boundary: {len(X)} points but {len(y)} labels")
     if any(len(p) != 2 for p in X):
         raise ValueError("plot_decision_boundary: the points must be 2-D (two coordinates each)")
-    if resolution.__class__ is bool or not isinstance(resolution, int) or not 2 <= resolution <= 1000:
-        raise ValueError(f"plot_decision_boundary: resolution must be an int in 2..1000, got {resolution!r}")
+    integer(resolution, "plot_decision_boundary: resolution", 2, 1000)
     if threshold is None:
         threshold = 0.5 if getattr(model, "output_activation", None) == "sigmoid" else 0.0
 
