@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from autograd import Value
+from autograd.format import fmt
 
 from .losses import resolve
 
@@ -123,10 +124,9 @@ class HealthReport:
 
 
 def _fmt(x: float) -> str:
-    """A number for the table; nan and inf are written out as a warning, never as 'nan'."""
-    if not math.isfinite(x):
-        return "NON-FINITE"
-    return "0" if x == 0 else f"{x:.2e}"
+    """A number for the table, in columns of equal width; nan and inf are written out as a
+    warning, never as 'nan'."""
+    return fmt(x, 3, sci=True) if math.isfinite(x) else "NON-FINITE"
 
 
 def _count(n: Optional[int], total: int) -> str:
