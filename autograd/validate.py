@@ -54,7 +54,8 @@ def integer(x: object, what: str, minimum: Optional[int] = None, maximum: Option
     if x is None and optional:
         return None
     if not is_integer(x):
-        raise TypeError(f"{what} must be {_none_or(optional)}an int, got {type(x).__name__}: {x!r:.80}")
+        kind = "a positive integer" if minimum == 1 and maximum is None else "an int"
+        raise TypeError(f"{what} must be {_none_or(optional)}{kind}, got {type(x).__name__}: {x!r:.80}")
     if (minimum is not None and x < minimum) or (maximum is not None and x > maximum):
         raise ValueError(f"{what} must be {_int_range(minimum, maximum, optional)}, got {x!r}")
     return int(x)  # type: ignore[call-overload]

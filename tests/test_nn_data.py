@@ -169,7 +169,7 @@ def test_a_data_set_above_the_size_limit_is_refused_before_drawing(name):
         BY_FUNCTION_NAME[name](20, max_samples=12)
     X, y = BY_FUNCTION_NAME[name](20, max_samples=20)  # the keyword moves the limit
     assert len(X) == len(y) == 20
-    with pytest.raises(TypeError, match="max_samples must be an int"):
+    with pytest.raises(TypeError, match="max_samples must be a positive integer"):
         BY_FUNCTION_NAME[name](20, max_samples=2.5)
 
 

@@ -363,7 +363,7 @@ def test_load_max_parameters_sets_the_limit(saved, model):
     with pytest.raises(ValueError, match=f"implies {n} parameters, more than the limit of {n - 1}"):
         nn.load(saved, max_parameters=n - 1)
     assert nn.load(saved, max_parameters=n).state_dict() == model.state_dict()
-    with pytest.raises(TypeError, match="max_parameters must be an int"):
+    with pytest.raises(TypeError, match="max_parameters must be a positive integer"):
         nn.load(saved, max_parameters="many")
 
 

@@ -444,5 +444,5 @@ def test_max_parameters_moves_the_limit_and_is_checked():
         with pytest.raises(ValueError, match="max_parameters must be a positive integer"):
             nn.MLP(3, [4, 2], max_parameters=bad)
     for bad in (2.5, True, "10"):
-        with pytest.raises(TypeError, match="max_parameters must be an int"):
+        with pytest.raises(TypeError, match="max_parameters must be a positive integer"):
             nn.MLP(3, [4, 2], max_parameters=bad)

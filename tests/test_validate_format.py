@@ -21,8 +21,8 @@ def test_bool_is_never_a_number_and_other_reals_are():
 
 
 @pytest.mark.parametrize("call, kind, message", [
-    (lambda: integer(1.5, "epochs", 1), TypeError, "epochs must be an int, got float: 1.5"),
-    (lambda: integer(True, "epochs", 1), TypeError, "epochs must be an int, got bool: True"),
+    (lambda: integer(1.5, "epochs", 1), TypeError, "epochs must be a positive integer, got float: 1.5"),
+    (lambda: integer(True, "seed"), TypeError, "seed must be an int, got bool: True"),
     (lambda: integer(0, "epochs", 1), ValueError, "epochs must be a positive integer, got 0"),
     (lambda: integer(1, "n_samples", 2), ValueError, "n_samples must be >= 2, got 1"),
     (lambda: integer(1, "depth", 2, optional=True), ValueError, "depth must be None or an int >= 2, got 1"),

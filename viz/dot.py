@@ -19,6 +19,8 @@ from typing import Dict, List, Optional, Set, Tuple, Union, overload
 import graphviz
 
 from autograd import OPS, Value, node_names, topological_order
+from autograd.format import fmt
+from autograd.validate import integer, is_integer
 
 from .render import run
 
@@ -142,21 +144,6 @@ def _no_op(neato_no_op: Union[bool, int, None]) -> List[str]:
     return [f"-n{int(neato_no_op)}"] if neato_no_op else []
 
 
-def fmt(x: float) -> str:
-    """A number in 4 significant digits, short exponents (``1e-5``), ``0`` for ±0."""
-    if x == 0.0:
-        return "0"
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    s = f"{x:.4g}"
-    if "e" in s:
-        mantissa, exponent = s.split("e")
-        s = f"{mantissa}e{int(exponent)}"
-    return s
-
-
 def _esc(text: str) -> str:
     """Text for an HTML-like label: markup characters escaped, control characters shown
     as their Python escapes, so any label renders exactly as it was typed."""
@@ -165,14 +152,10 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _neuron(tag: object) -> Optional[Tuple[int, int]]:
     """(layer, neuron) for a value nn tagged as part of a neuron (u, o, θ, b), else None."""
     if (isinstance(tag, tuple) and len(tag) >= 3 and tag[0] in ("u", "o", "theta", "bias")
-            and _int(tag[1]) and _int(tag[2])):
+            and is_integer(tag[1]) and is_integer(tag[2])):
         return tag[1], tag[2]
     return None
 
@@ -359,10 +342,8 @@ def _check_options(root: object, rankdir: str, max_nodes: int, depth: Optional[i
         raise TypeError(f"viz: expected an autograd Value to draw, got {type(root).__name__}")
     if rankdir not in RANKDIRS:
         raise ValueError(f"viz: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
-    if not _int(max_nodes) or max_nodes < 1:
-        raise ValueError(f"viz: max_nodes must be a positive int, got {max_nodes!r}")
-    if depth is not None and (not _int(depth) or depth < 0):
-        raise ValueError(f"viz: depth must be None or an int >= 0, got {depth!r}")
+    integer(max_nodes, "viz: max_nodes", 1)
+    integer(depth, "viz: depth", 0, optional=True)
 
 
 def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_rules: bool = True,

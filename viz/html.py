@@ -26,8 +26,10 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from autograd import Value, topological_order
 from autograd.explain import consumers, local_rule, node_lines, node_names
+from autograd.format import fmt
+from autograd.validate import integer, is_integer
 
-from .dot import GraphTooLargeError, fmt, to_dot
+from .dot import GraphTooLargeError, to_dot
 from .render import run
 
 #: One step of the page: a JSON object the player reads (see the step format above).
@@ -46,8 +48,7 @@ def _check(root: object, max_nodes: object) -> List[Value]:
     """The graph's values in topological order, after checking that a page can be made."""
     if root.__class__ is not Value:
         raise TypeError(f"viz.html: expected an autograd Value, got {type(root).__name__}")
-    if max_nodes.__class__ is not int or max_nodes < 1:
-        raise ValueError(f"viz.html: max_nodes must be a positive int, got {max_nodes!r}")
+    integer(max_nodes, "viz.html: max_nodes", 1)
     name = repr(root.label) if root.label else "this value"
     if root.is_leaf:
         raise ValueError(f"viz.html: {name} has no recorded operation, so there is no backward "
@@ -62,11 +63,6 @@ def _check(root: object, max_nodes: object) -> List[Value]:
             f"pass max_nodes={len(order)} (the page grows by about 1.5 KB per value), or draw "
             f"the part near one value with depth=, e.g. viz.svg(value, depth=3)", len(order), max_nodes)
     return order
-
-
-def _factor(x: float) -> str:
-    """A number inside a product: negative ones in parentheses."""
-    return f"({fmt(x)})" if x < 0 else fmt(x)
 
 
 _TEXT = re.compile(r"<text ([^>]*)>([^<]*)</text>")
@@ -310,6 +306,9 @@ class Interactive:
 
 def interactive(root: Value, *, height: int = 640, **options: object) -> Interactive:
     """``viz.html(root, **options)`` wrapped for display in Jupyter (an iframe of ``height`` px)."""
-    if height.__class__ is not int or height < 100:
+    if not is_integer(height):
+        raise TypeError(f"viz.interactive: height must be an int (pixels), got {type(height).__name__}: "
+                        f"{height!r:.80}")
+    if height < 100:  # worded by hand: the unit matters here
         raise ValueError(f"viz.interactive: height must be an int >= 100 (pixels), got {height!r}")
     return Interactive(html(root, **options), height)  # type: ignore[arg-type]  # options are html()'s keywords

@@ -38,8 +38,10 @@ import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from autograd import Value
+from autograd.format import fmt
+from autograd.validate import integer
 
-from .dot import _BAD, _GRAD_BINS, _ZERO, Drawing, fmt, grad_fill
+from .dot import _BAD, _GRAD_BINS, _ZERO, Drawing, grad_fill
 
 __all__ = ["network", "trace_drawing"]
 
@@ -255,9 +257,7 @@ def _edges(record: Any, shown: List[List[int]], with_delta: bool) -> List[Tuple[
 def trace_drawing(record: Any, max_neurons: Optional[int] = 16) -> Drawing:
     """The network diagram of a trace record (the protocol in this module's docstring)."""
     _check_record(record)
-    if max_neurons is not None and (not isinstance(max_neurons, int) or isinstance(max_neurons, bool)
-                                    or max_neurons < 2):
-        raise ValueError(f"viz.network: max_neurons must be None or an int >= 2, got {max_neurons!r}")
+    integer(max_neurons, "viz.network: max_neurons", 2, optional=True)
     with_delta = getattr(record, "err", None) is not None
     last = len(record.layers) - 1
     columns = [_input_column(record)]
