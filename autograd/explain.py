@@ -13,23 +13,14 @@ import math
 import sys
 from typing import Dict, List, Optional, TextIO, Tuple
 
-from .format import factor, fmt
+from .format import detailed as _num
+from .format import detailed_factor as _factor
 from .graph import topological_order
 from .ops import OPS
 from .validate import integer
 from .value import Value
 
 __all__ = ["explain", "node_names", "consumers", "node_lines", "local_rule"]
-
-
-def _num(x: float) -> str:
-    """A number as explain writes it: six significant digits, nan and inf spelled out loudly."""
-    return fmt(x, 6, loud=True)
-
-
-def _factor(x: float) -> str:
-    """A number inside a product or an expression: negative ones in parentheses."""
-    return factor(x, 6, loud=True)
 
 
 def node_names(root: Value, order: Optional[List[Value]] = None) -> Dict[Value, str]:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fmt", "factor"]
+__all__ = ["fmt", "factor", "detailed", "detailed_factor", "DETAILED_DIGITS"]
+
+#: Significant digits of the chain-rule walk-throughs (``autograd.explain``, ``deltagrad explain``).
+DETAILED_DIGITS = 6
 
 
 def _non_finite(x: float, loud: bool) -> str:
@@ -41,3 +44,13 @@ def fmt(x: float, digits: int = 4, *, sci: bool = False, loud: bool = False) -> 
 def factor(x: float, digits: int = 4, *, loud: bool = False) -> str:
     """``x`` as a factor inside a product or a sum: negative numbers in parentheses."""
     return f"({fmt(x, digits, loud=loud)})" if x < 0 else fmt(x, digits, loud=loud)
+
+
+def detailed(x: float) -> str:
+    """A number in a chain-rule walk-through: ``DETAILED_DIGITS`` digits, nan and inf loud."""
+    return fmt(x, DETAILED_DIGITS, loud=True)
+
+
+def detailed_factor(x: float) -> str:
+    """``detailed(x)`` inside a product: negative numbers in parentheses."""
+    return factor(x, DETAILED_DIGITS, loud=True)

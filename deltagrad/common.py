@@ -1,5 +1,6 @@
 """What the subcommands share: CLIError, argument types, the data-set recipe, output-file
-checks, train's plot options and the number format of the walk-throughs.
+checks and train's plot options.  The walk-throughs write numbers with
+``autograd.format.detailed``, as ``autograd.explain`` does.
 
 argparse calls the argument types on an option's text; they raise ``ArgumentTypeError``,
 which argparse turns into a usage error.  Everything else a user can get wrong raises
@@ -179,18 +180,3 @@ def save_plots(args: argparse.Namespace, history: Any, model: Any, X: Sequence[S
         print(f"plot:  {plot_history(history, args.plot, title=title)}")
     if args.plot_boundary:
         print(f"plot:  {plot_decision_boundary(model, X, y, args.plot_boundary, title=title)}")
-
-
-# --- numbers as explain and health print them --------------------------------------------
-
-def num(x: float) -> str:
-    """A number as the walk-throughs print it; nan/inf are spelled out."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    if 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4f}".rstrip("0").rstrip(".")
-    return f"{x:.3e}"

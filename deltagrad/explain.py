@@ -13,12 +13,14 @@ import math
 from typing import Any, List, Tuple
 
 from autograd import OPS, Value, no_grad
+from autograd.format import detailed as num
+from autograd.format import detailed_factor as _factor
 from nn import manual  # called as manual.manual_backprop: looked up when explain runs
 from nn.losses import LOSSES
 from nn.module import ACTIVATIONS, INITS, MLP
 from nn.optim import SGD
 
-from .common import CLIError, LOSS_NAMES, layer_sizes, non_negative, num, numbers, positive_int
+from .common import CLIError, LOSS_NAMES, layer_sizes, non_negative, numbers, positive_int
 
 #: Relative (and absolute, near 0) tolerance of the explain checks.
 TOLERANCE = 1e-9
@@ -71,11 +73,6 @@ def register(subparsers: Any) -> None:
                    help="also write the step's graph as a page that steps through forward and "
                         "backward, one node at a time, to FILE (open it in a browser)")
     p.set_defaults(func=run)
-
-
-def _p(x: float) -> str:
-    """A factor in a product: negative numbers in parentheses."""
-    return f"({num(x)})" if x < 0 else num(x)
 
 
 class _Checks:
@@ -215,9 +212,9 @@ def _say_forward(c: _Checks, s: _Step) -> None:
         c.say(f"Forward, {role} {t}:  u_i = Σ_ℓ θ_iℓ·o_ℓ + b_i,  o_i = {sym}(u_i)")
         for i, (neuron, u, o) in enumerate(zip(layer.neurons, lt.u, lt.o)):
             terms = " + ".join(f"θ[{t},{i},{ell}]·{name}" for ell, name in enumerate(o_names))
-            nums = " + ".join(f"{_p(w.data)}·{_p(v)}" for w, v in zip(neuron.w, o_values))
+            nums = " + ".join(f"{_factor(w.data)}·{_factor(v)}" for w, v in zip(neuron.w, o_values))
             c.say(f"  u[{t},{i}] = {terms} + b[{t},{i}]")
-            c.line(f"         = {nums} + {_p(neuron.b.data)} = {num(u.data)}", u.data, s.manual.u[t][i])
+            c.line(f"         = {nums} + {_factor(neuron.b.data)} = {num(u.data)}", u.data, s.manual.u[t][i])
             if o is u:
                 c.line(f"  o[{t},{i}] = u[{t},{i}] = {num(o.data)}  (linear)", o.data, s.manual.o[t][i])
             else:
@@ -235,7 +232,7 @@ def _say_err(c: _Checks, s: _Step, loss: str) -> None:
     c.say()
     outs = s.record.layers[-1].o
     if loss == "mse" and len(outs) == 1:
-        c.line(f"Err = (y − ŷ)² = ({num(float(s.y))} − {_p(outs[0].data)})² = {num(s.err.data)}",
+        c.line(f"Err = (y − ŷ)² = ({num(float(s.y))} − {_factor(outs[0].data)})² = {num(s.err.data)}",
                s.err.data, s.manual.err)
     else:
         c.line(f"Err = {_err_text(loss, s)[0]} = {num(s.err.data)}", s.err.data, s.manual.err)
@@ -251,12 +248,12 @@ def _say_output_deltas(c: _Checks, s: _Step, loss: str) -> None:
     lt = s.record.layers[last]
     for k, (u, o) in enumerate(zip(lt.u, lt.o)):
         hat = "ŷ" if len(lt.u) == 1 else f"ŷ_{k}"
-        slope = _p(_slope(o, u))
+        slope = _factor(_slope(o, u))
         c.say(f"  δ[{last},{k}] = ∂Err/∂{hat} × σ'(u[{last},{k}])")
         if loss == "mse":
             yk = s.y[k] if isinstance(s.y, list) else s.y
-            c.say(f"         = −2({num(float(yk))} − {_p(o.data)}) × {slope}")
-        c.line(f"         = {_p(o.grad)} × {slope} = {num(u.grad)}", u.grad, s.manual.delta[last][k])
+            c.say(f"         = −2({num(float(yk))} − {_factor(o.data)}) × {slope}")
+        c.line(f"         = {_factor(o.grad)} × {slope} = {num(u.grad)}", u.grad, s.manual.delta[last][k])
 
 
 def _say_hidden_deltas(c: _Checks, s: _Step) -> None:
@@ -272,11 +269,11 @@ def _say_hidden_deltas(c: _Checks, s: _Step) -> None:
             for delta_j, theta_ji in pairs:
                 total += delta_j * theta_ji
             names = " + ".join(f"δ[{t + 1},{j}]·θ[{t + 1},{j},{i}]" for j in range(len(pairs)))
-            nums = " + ".join(f"{_p(d)}·{_p(w)}" for d, w in pairs)
-            slope = _p(_slope(o, u))
+            nums = " + ".join(f"{_factor(d)}·{_factor(w)}" for d, w in pairs)
+            slope = _factor(_slope(o, u))
             c.say(f"  δ[{t},{i}] = σ'(u[{t},{i}]) × ({names})")
             c.say(f"         = {slope} × ({nums})")
-            c.line(f"         = {slope} × {_p(total)} = {num(u.grad)}", u.grad, s.manual.delta[t][i])
+            c.line(f"         = {slope} × {_factor(total)} = {num(u.grad)}", u.grad, s.manual.delta[t][i])
 
 
 def _say_gradients(c: _Checks, s: _Step) -> None:
@@ -287,8 +284,8 @@ def _say_gradients(c: _Checks, s: _Step) -> None:
         o_names, o_values = s.layer_inputs(t)
         for i, (neuron, u) in enumerate(zip(layer.neurons, lt.u)):
             for ell, w in enumerate(neuron.w):
-                c.line(f"  ∂Err/∂θ[{t},{i},{ell}] = δ[{t},{i}]·{o_names[ell]} = {_p(u.grad)}·"
-                       f"{_p(o_values[ell])} = {num(w.grad)}",
+                c.line(f"  ∂Err/∂θ[{t},{i},{ell}] = δ[{t},{i}]·{o_names[ell]} = {_factor(u.grad)}·"
+                       f"{_factor(o_values[ell])} = {num(w.grad)}",
                        w.grad, s.manual.grads[f"layers.{t}.neurons.{i}.w.{ell}"])
             c.line(f"  ∂Err/∂b[{t},{i}] = δ[{t},{i}] = {num(neuron.b.grad)}",
                    neuron.b.grad, s.manual.grads[f"layers.{t}.neurons.{i}.b"])
@@ -311,7 +308,7 @@ def _say_update(c: _Checks, s: _Step, lr: float, loss: str) -> None:
         t, i, kind = _where(name)
         label = f"θ[{t},{i},{kind}]" if kind != "b" else f"b[{t},{i}]"
         old, grad = before[name]
-        c.line(f"  {label} ← {num(old)} − {num(lr)}·{_p(grad)} = {num(p.data)}",
+        c.line(f"  {label} ← {num(old)} − {num(lr)}·{_factor(grad)} = {num(p.data)}",
                p.data, old - lr * s.manual.grads[name])
     with no_grad():
         after = s.loss_fn([s.model(s.x)], [s.y], reduction="sum").data

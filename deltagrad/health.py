@@ -7,12 +7,13 @@ import argparse
 import math
 from typing import Any, Callable, List, Sequence, Tuple
 
+from autograd.format import detailed as num
 from nn.health import HealthReport, health
 from nn.module import ACTIVATIONS, INITS, MLP
 from nn.optim import clip_grad_norm
 
 from .common import (
-    DATASETS, LOSS_NAMES, CLIError, classes, dataset, layer_sizes, num, number, positive_int, recipe,
+    DATASETS, LOSS_NAMES, CLIError, classes, dataset, layer_sizes, number, positive_int, recipe,
 )
 
 
