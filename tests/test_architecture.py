@@ -7,6 +7,7 @@ down only, nn and viz never import each other, and no package's modules import i
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Dict, Iterator, Set, Tuple
 
@@ -107,3 +108,38 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
     module.write_text("from . import ops\n\ndef show():\n    from viz import svg\n    return svg\n")
     found = _imports("autograd.value", module)
     assert {"viz", "viz.svg", "autograd", "autograd.ops"} <= found
+
+
+# --- one place for argument checks ------------------------------------------------------------
+
+#: ``bool`` excluded from the numbers by hand: the idiom autograd.validate exists to hold.
+_BOOL_IDIOM = re.compile(r"is bool or not isinstance\(|isinstance\([^()]*,\s*bool\)")
+#: Where it may stay, and why.
+_BOOL_IDIOM_ALLOWED = {
+    "autograd/validate.py": "the checks themselves",
+    "autograd/value.py": "the engine's hot paths: Value() and the op methods' generated code",
+    "nn/manual.py": "the independent oracle imports nothing from autograd",
+}
+
+
+def _bool_idiom_lines(text: str) -> list:
+    return [n for n, line in enumerate(text.splitlines(), 1) if _BOOL_IDIOM.search(line)]
+
+
+def test_numbers_are_checked_in_one_place():
+    """Outside autograd.validate (and the listed hot paths), no module tests 'a number but
+    not a bool' inline: it calls validate.is_real / integer / real, so one mistake raises
+    one exception type with one wording everywhere."""
+    found = []
+    for _, path in _modules():
+        where = path.relative_to(ROOT).as_posix()
+        if where not in _BOOL_IDIOM_ALLOWED:
+            found += [f"{where}:{n}" for n in _bool_idiom_lines(path.read_text(encoding="utf-8"))]
+    assert not found, "check numbers with autograd.validate, not inline: " + ", ".join(found)
+
+
+def test_the_bool_idiom_check_sees_both_spellings():
+    source = ("if x.__class__ is bool or not isinstance(x, numbers.Real): pass\n"
+              "ok = isinstance(y, int) and not isinstance(y, bool)\n"
+              "fine = is_real(z)\n")
+    assert _bool_idiom_lines(source) == [1, 2]
