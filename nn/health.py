@@ -177,13 +177,7 @@ def health(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any],
                     if o is not u and o.local_grads[0] < SATURATION_SLOPE:
                         flat[i][j] += 1
         n = len(X)
-        norms = []
-        for layer in layers:
-            squares = 0.0
-            for neuron in layer.neurons:
-                for w in neuron.w:
-                    squares += (w.grad / n) ** 2
-            norms.append(math.sqrt(squares))
+        norms = [_weight_norm(layer, n) for layer in layers]
         if keep_grads:
             for p in params:
                 p.grad /= n
@@ -194,19 +188,27 @@ def health(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any],
     means = [abs_delta[i] / (n * sizes[i]) for i in range(len(layers))]
     reference = means[-1]
     usable = math.isfinite(reference) and reference > 0.0
-    result = []
-    for i, layer in enumerate(layers):
-        act = layer.neurons[0].activation
-        ratio = means[i] / reference if usable else None
-        flags = []
-        if ratio is not None and ratio < VANISHING_RATIO:
-            flags.append("vanishing")
-        if (ratio is not None and ratio > EXPLODING_RATIO) or norms[i] > EXPLODING_NORM:
-            flags.append("exploding")
-        if not (math.isfinite(norms[i]) and math.isfinite(means[i])):
-            flags.append("non-finite")
-        dead = sum(not a for a in alive[i]) if act == "relu" else None
-        saturated = (sum(c > SATURATION_SHARE * n for c in flat[i]) if act in _SQUASHING else None)
-        result.append(LayerHealth(i, act, sizes[i], norms[i], means[i], ratio, dead, saturated,
-                                  tuple(flags)))
-    return HealthReport(tuple(result), n, loss_name, err_total / n, repr(model))
+    result = tuple(_layer_health(i, layer.neurons[0].activation, norms[i], means[i],
+                                 means[i] / reference if usable else None, alive[i], flat[i], n)
+                   for i, layer in enumerate(layers))
+    return HealthReport(result, n, loss_name, err_total / n, repr(model))
+
+
+def _weight_norm(layer: Any, n: int) -> float:
+    """‖∂Err/∂θ‖ over the layer's weights, of the batch mean (the grads hold the sum over n samples)."""
+    return math.sqrt(sum((w.grad / n) ** 2 for neuron in layer.neurons for w in neuron.w))
+
+
+def _layer_health(i: int, act: str, norm: float, mean: float, ratio: Optional[float],
+                  alive: List[bool], flat: List[int], n: int) -> LayerHealth:
+    """Layer ``i``'s figures and its flags against the thresholds."""
+    flags = []
+    if ratio is not None and ratio < VANISHING_RATIO:
+        flags.append("vanishing")
+    if (ratio is not None and ratio > EXPLODING_RATIO) or norm > EXPLODING_NORM:
+        flags.append("exploding")
+    if not (math.isfinite(norm) and math.isfinite(mean)):
+        flags.append("non-finite")
+    dead = sum(not a for a in alive) if act == "relu" else None
+    saturated = sum(c > SATURATION_SHARE * n for c in flat) if act in _SQUASHING else None
+    return LayerHealth(i, act, len(alive), norm, mean, ratio, dead, saturated, tuple(flags))
