@@ -13,14 +13,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Type, Union
 
+from autograd.validate import integer
+
 if TYPE_CHECKING:  # matplotlib itself is imported only when a picture is drawn
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
 
     from .train import History, Predictor
-
-from autograd.validate import integer
 
 __all__ = ["plot_history", "plot_decision_boundary", "PlotUnavailable", "FORMATS", "image_format",
            "require_matplotlib"]
@@ -136,6 +135,40 @@ def _scores(model: Predictor, grid: List[List[float]]) -> List[Any]:
     return out
 
 
+def _shade_classes(ax: Any, scores: List[List[float]], gx: List[float], gy: List[float],
+                   extent: Tuple[float, float, float, float]) -> None:
+    """Several outputs: each grid point coloured by its largest output, class edges drawn."""
+    from matplotlib.colors import ListedColormap
+
+    k, n = len(scores[0]), len(gx)
+    cls = [max(range(k), key=s.__getitem__) for s in scores]
+    Z = [cls[j * n:(j + 1) * n] for j in range(len(gy))]
+    cmap = ListedColormap([_COLORS[c % len(_COLORS)] for c in range(k)])
+    ax.imshow(Z, origin="lower", extent=extent, cmap=cmap, vmin=-0.5, vmax=k - 0.5,
+              alpha=0.2, aspect="auto", interpolation="nearest")
+    for c in sorted(set(cls)):  # each class region's edge: the boundaries between classes
+        inside = [[1.0 if v == c else 0.0 for v in row] for row in Z]
+        ax.contour(gx, gy, inside, levels=[0.5], colors="#333333", linewidths=1.0)
+
+
+def _shade_scores(ax: Any, scores: List[float], threshold: float, gx: List[float], gy: List[float],
+                  extent: Tuple[float, float, float, float], ends: Tuple[str, str]) -> None:
+    """One output: shaded by the score's distance from the threshold, squashed so outliers
+    don't wash it out, with the boundary (score = threshold) as a line."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    spread = sorted(abs(s - threshold) for s in scores if math.isfinite(s))
+    scale = spread[int(0.9 * (len(spread) - 1))] if spread else 1.0
+    scale = scale or 1.0
+    shade = [math.tanh((s - threshold) / scale) if math.isfinite(s) else 0.0 for s in scores]
+    n = len(gx)
+    Z = [shade[j * n:(j + 1) * n] for j in range(len(gy))]
+    cmap = LinearSegmentedColormap.from_list("deltagrad", [ends[0], "#ffffff", ends[1]])
+    ax.imshow(Z, origin="lower", extent=extent, cmap=cmap, vmin=-2.2, vmax=2.2,
+              aspect="auto", interpolation="bilinear")
+    ax.contour(gx, gy, Z, levels=[0.0], colors="#333333", linewidths=1.5)
+
+
 def plot_decision_boundary(model: Predictor, X: Sequence[Sequence[float]], y: Sequence[Any],
                            path: Union[str, os.PathLike[str]], resolution: int = 120,
                            threshold: Optional[float] = None, title: Optional[str] = None) -> str:
@@ -172,32 +205,12 @@ def plot_decision_boundary(model: Predictor, X: Sequence[Sequence[float]], y: Se
     labels = sorted(set(y), key=lambda v: (float(v) if isinstance(v, (int, float)) else 0, str(v)))
     colors = {label: _COLORS[k % len(_COLORS)] for k, label in enumerate(labels)}
 
-    from matplotlib.colors import LinearSegmentedColormap, ListedColormap
-
-    Z: Sequence[Sequence[float]]  # each grid point's class, or its shade
-    cmap: Colormap
+    extent = (x0, x1, y0, y1)
     if scores and isinstance(scores[0], list):
-        k = len(scores[0])
-        cls = [max(range(k), key=s.__getitem__) for s in scores]
-        Z = [cls[j * resolution:(j + 1) * resolution] for j in range(resolution)]
-        cmap = ListedColormap([_COLORS[c % len(_COLORS)] for c in range(k)])
-        ax.imshow(Z, origin="lower", extent=(x0, x1, y0, y1), cmap=cmap, vmin=-0.5, vmax=k - 0.5,
-                  alpha=0.2, aspect="auto", interpolation="nearest")
-        for c in sorted(set(cls)):  # each class region's edge: the boundaries between classes
-            inside = [[1.0 if v == c else 0.0 for v in row] for row in Z]
-            ax.contour(gx, gy, inside, levels=[0.5], colors="#333333", linewidths=1.0)
+        _shade_classes(ax, scores, gx, gy, extent)
     else:
-        # Shade by the score's distance from the threshold, squashed so outliers don't wash it out.
-        spread = sorted(abs(s - threshold) for s in scores if math.isfinite(s))
-        scale = spread[int(0.9 * (len(spread) - 1))] if spread else 1.0
-        scale = scale or 1.0
-        shade = [math.tanh((s - threshold) / scale) if math.isfinite(s) else 0.0 for s in scores]
-        Z = [shade[j * resolution:(j + 1) * resolution] for j in range(resolution)]
         low, high = colors[labels[0]], colors[labels[-1]] if len(labels) > 1 else _COLORS[1]
-        cmap = LinearSegmentedColormap.from_list("deltagrad", [low, "#ffffff", high])
-        ax.imshow(Z, origin="lower", extent=(x0, x1, y0, y1), cmap=cmap, vmin=-2.2, vmax=2.2,
-                  aspect="auto", interpolation="bilinear")
-        ax.contour(gx, gy, Z, levels=[0.0], colors="#333333", linewidths=1.5)
+        _shade_scores(ax, scores, threshold, gx, gy, extent, (low, high))
     for label in labels:
         pts = [p for p, t in zip(X, y) if t == label]
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=28, c=colors[label],
