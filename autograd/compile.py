@@ -93,7 +93,7 @@ def _where(path: Tuple[int, ...]) -> str:
 def _spec_of(x: object, path: Tuple[int, ...], flat: List[float]) -> Spec:
     """The structure of example input ``x``; its numbers are appended to ``flat``."""
     if is_real(x):
-        flat.append(float(x))  # type: ignore[arg-type]
+        flat.append(float(x))
         return None
     if not _is_sequence(x):
         raise TypeError(f"compile: example {_where(path)} must be a number or a list of numbers "
@@ -123,7 +123,7 @@ def _number(x: object, path: Tuple[int, ...]) -> float:
     if not is_real(x):
         raise TypeError(f"{_where(path)} must be a real number (int or float), got "
                         f"{type(x).__name__}: {x!r:.80}")
-    return float(x)  # type: ignore[arg-type]
+    return float(x)
 
 
 def _put(x: object, spec: Spec, path: Tuple[int, ...], out: List[float]) -> None:
@@ -330,7 +330,7 @@ def _aux_spec(x: object, path: Tuple[int, ...], out: List[Value], tracer: _Trace
         out.append(x)
         return None
     if is_real(x):
-        v = Value(x)  # type: ignore[arg-type]
+        v = Value(x)
         tracer.leaf(v)
         out.append(v)
         return None

@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional
+from typing import TYPE_CHECKING, Literal, Optional, overload
+
+if TYPE_CHECKING:  # typing.TypeGuard is Python 3.10+; the annotations are never evaluated
+    from typing import TypeGuard
 
 __all__ = ["is_real", "is_integer", "integer", "real", "flag"]
 
 
-def is_real(x: object) -> bool:
+def is_real(x: object) -> TypeGuard[float]:
     """Whether ``x`` is a real number (int, float, Fraction, numpy scalar...) and not a bool."""
     cls = x.__class__
     return cls is float or cls is int or (cls is not bool and isinstance(x, numbers.Real))
 
 
-def is_integer(x: object) -> bool:
+def is_integer(x: object) -> TypeGuard[int]:
     """Whether ``x`` is an integer (int, numpy integer...) and not a bool."""
     cls = x.__class__
     return cls is int or (cls is not bool and isinstance(x, numbers.Integral))
@@ -47,6 +50,12 @@ def _int_range(minimum: Optional[int], maximum: Optional[int], optional: bool) -
     return f"None or an int {words}" if optional else words
 
 
+@overload
+def integer(x: object, what: str, minimum: Optional[int] = None, maximum: Optional[int] = None,
+            *, optional: Literal[False] = False) -> int: ...
+@overload
+def integer(x: object, what: str, minimum: Optional[int] = None, maximum: Optional[int] = None,
+            *, optional: bool) -> Optional[int]: ...
 def integer(x: object, what: str, minimum: Optional[int] = None, maximum: Optional[int] = None,
             *, optional: bool = False) -> Optional[int]:
     """``x`` as an int within [minimum, maximum] (either bound may be None); ``None`` passes
@@ -58,7 +67,7 @@ def integer(x: object, what: str, minimum: Optional[int] = None, maximum: Option
         raise TypeError(f"{what} must be {_none_or(optional)}{kind}, got {type(x).__name__}: {x!r:.80}")
     if (minimum is not None and x < minimum) or (maximum is not None and x > maximum):
         raise ValueError(f"{what} must be {_int_range(minimum, maximum, optional)}, got {x!r}")
-    return int(x)  # type: ignore[call-overload]
+    return int(x)
 
 
 def _real_range(minimum: Optional[float], maximum: Optional[float], strict: bool) -> str:
@@ -70,6 +79,12 @@ def _real_range(minimum: Optional[float], maximum: Optional[float], strict: bool
     return f"{'<' if strict else '<='} {maximum:g}"
 
 
+@overload
+def real(x: object, what: str, minimum: Optional[float] = None, maximum: Optional[float] = None,
+         *, strict: bool = False, finite: bool = True, optional: Literal[False] = False) -> float: ...
+@overload
+def real(x: object, what: str, minimum: Optional[float] = None, maximum: Optional[float] = None,
+         *, strict: bool = False, finite: bool = True, optional: bool) -> Optional[float]: ...
 def real(x: object, what: str, minimum: Optional[float] = None, maximum: Optional[float] = None,
          *, strict: bool = False, finite: bool = True, optional: bool = False) -> Optional[float]:
     """``x`` as a float within [minimum, maximum] ((minimum, maximum) when ``strict``), finite
@@ -81,7 +96,7 @@ def real(x: object, what: str, minimum: Optional[float] = None, maximum: Optiona
         raise TypeError(f"{what} must be {_none_or(optional)}a real number, "
                         f"got {type(x).__name__}: {x!r:.80}")
     try:
-        value = float(x)  # type: ignore[arg-type]
+        value = float(x)
     except OverflowError:
         raise ValueError(f"{what} is too large for a float") from None
     if finite and not math.isfinite(value):
@@ -100,4 +115,4 @@ def flag(x: object, what: str) -> bool:
     """``x`` if it is True or False; a TypeError for anything else (1, "yes", None)."""
     if x.__class__ is not bool:
         raise TypeError(f"{what} must be True or False, got {type(x).__name__}: {x!r:.80}")
-    return x  # type: ignore[return-value]
+    return x

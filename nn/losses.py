@@ -56,7 +56,7 @@ def _value(name: str, x: Any, where: str) -> Value:
     if not is_real(x):
         raise TypeError(f"{name}: {where} must be a Value or a number, got "
                         f"{type(x).__name__}: {x!r}")
-    return Value(x)  # type: ignore[arg-type]  # any numbers.Real (its hint says int or float)
+    return Value(x)  # any numbers.Real
 
 
 def _target(name: str, y: Any, where: str) -> Union[Value, float]:

@@ -48,7 +48,7 @@ def _check(root: object, max_nodes: object) -> List[Value]:
     """The graph's values in topological order, after checking that a page can be made."""
     if root.__class__ is not Value:
         raise TypeError(f"viz.html: expected an autograd Value, got {type(root).__name__}")
-    integer(max_nodes, "viz.html: max_nodes", 1)
+    max_nodes = integer(max_nodes, "viz.html: max_nodes", 1)
     name = repr(root.label) if root.label else "this value"
     if root.is_leaf:
         raise ValueError(f"viz.html: {name} has no recorded operation, so there is no backward "
