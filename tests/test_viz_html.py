@@ -242,3 +242,150 @@ def test_page_data_without_drawing_cells_sets_no_texts():
     assert not any("set" in s for s in data["steps"])
     assert data["version"] == 1 and data["mode"] == "expression"
     assert math.isclose(float(final_grads(data)[0]), -1.0)
+
+
+# --- network mode: a model's page, neuron by neuron ------------------------------------------
+
+def net221():
+    import nn
+
+    return nn.MLP(2, [2, 1], activation="tanh", seed=1)
+
+
+def shown(text: str) -> float:
+    """The number at the end of a displayed text such as ``δ 0.01474``."""
+    return float(text.split()[-1])
+
+
+def sets(data: dict, kind: str) -> dict:
+    """id -> text, as the steps of ``kind`` set them (the last one wins)."""
+    return {i: t for s in data["steps"] if s["kind"] == kind for i, t in s.get("set", ())}
+
+
+def sgd_by_hand(model, x, y, lr):
+    """Err after θ ← θ − η·∂Err/∂θ, in plain floats: manual_backprop's gradients on a copy."""
+    import copy
+
+    from nn import manual_backprop
+
+    before = manual_backprop(model, x, y)
+    moved = copy.deepcopy(model)
+    for name, p in moved.named_parameters():
+        p.data = p.data - lr * before.grads[name]
+    return before.err, manual_backprop(moved, x, y).err
+
+
+def test_network_page_shows_manual_backprops_delta_and_gradients_and_sgd_error():
+    from nn import manual_backprop
+
+    model, x, y = net221(), [0.5, -0.2], 1.0
+    data = data_of(viz.html(model, x=x, y=y, lr=0.1))
+    want = manual_backprop(model, x, y)
+    kinds = [s["kind"] for s in data["steps"]]
+    assert kinds == ["start"] + ["forward"] * 3 + ["err"] + ["delta"] * 3 + ["grad"] * 3 + ["end", "sgd"]
+    deltas = sets(data, "delta")
+    for k, layer in enumerate(want.delta):
+        for i, d in enumerate(layer):
+            assert shown(deltas[f"n{k}_{i}_d"]) == pytest.approx(d, rel=1e-3, abs=1e-9)
+    grads = sets(data, "grad")
+    for k in range(2):
+        for i in range(len(want.delta[k])):
+            for ell in range(2):
+                g = want.grads[f"layers.{k}.neurons.{i}.w.{ell}"]
+                assert shown(grads[f"w{k}_{i}_{ell}_l"]) == pytest.approx(g, rel=1e-3, abs=1e-9)
+    assert shown(sets(data, "err")["err_e"]) == pytest.approx(want.err, rel=1e-3)
+    err, after = sgd_by_hand(model, x, y, 0.1)
+    sgd = data["steps"][data["sgd"]]
+    assert shown(dict(sgd["set"])["err_e"]) == pytest.approx(after, rel=1e-3)
+    assert after < err and f"Err {viz.dot.fmt(err)} → " in sgd["say"]
+
+
+def test_network_page_writes_the_textbooks_formulas_with_the_numbers():
+    data = data_of(viz.html(net221(), x=[0.5, -0.2], y=1.0))
+    delta = [s for s in data["steps"] if s["kind"] == "delta"]
+    assert delta[0]["lines"][0] == "δ[1,0] = ∂Err/∂ŷ × σ'(u[1,0])"
+    assert re.fullmatch(r"        = \(-2\.06\d\) × 1 = -2\.06\d", delta[0]["lines"][1])
+    assert delta[1]["lines"][0] == "δ[0,0] = σ'(u[0,0]) × (δ[1,0]·θ[1,0,0])"
+    # σ'(u) = 1 − tanh(u)² for the hidden tanh, by hand from the u shown in the forward step
+    u = float(data["steps"][1]["lines"][1].split(" = ")[-1])
+    slope = float(delta[1]["lines"][2].split()[1])
+    assert slope == pytest.approx(1 - math.tanh(u) ** 2, rel=1e-3)
+    grad = [s for s in data["steps"] if s["kind"] == "grad"][0]["lines"]
+    assert grad[0].startswith("∂Err/∂θ[0,0,0] = δ[0,0]·x[0] = ")
+    assert grad[-1].startswith("∂Err/∂b[0,0] = δ[0,0] = ")
+
+
+def test_network_page_never_changes_the_model():
+    model = net221()
+    model.layers[0].neurons[0].w[0].grad = 0.25  # left over from somewhere: the page must not care
+    before = [(p.data, p.grad) for p in model.parameters()]
+    page = viz.html(model, x=[0.5, -0.2], y=1.0, lr=0.5)
+    assert [(p.data, p.grad) for p in model.parameters()] == before
+    assert page == viz.html(model, x=[0.5, -0.2], y=1.0, lr=0.5)  # same model, same bytes
+
+
+def test_network_page_ids_exist_and_start_unknown():
+    page = viz.html(net221(), x=[0.5, -0.2], y=1.0)
+    ids = set(re.findall(r' id="([^"]+)"', page))
+    named = set()
+    for step in data_of(page)["steps"]:
+        for key in ("cur", "edges", "recv", "show"):
+            named.update(step.get(key, ()))
+        named.update(s[0] for s in step.get("set", ()))
+    assert named <= ids
+    assert {"x0", "x1", "n0_0", "n0_1", "n1_0", "err", "w1_0_1", "yhat0", "n1_0_dc"} <= ids
+    assert re.search(r'<text id="n1_0_d"[^>]*>δ \?</text>', page)
+    assert re.search(r'<text id="err_e"[^>]*>Err \?</text>', page)
+    assert 'id="n0_0" class="node dg-pending"' in page and 'id="x0" class="node"' in page
+    assert "xlink:title" not in page and 'id="dg-sgd"' in page
+
+
+def test_network_page_through_render_and_interactive(tmp_path):
+    model = net221()
+    page = viz.html(model, [0.5, -0.2], 1.0)
+    path = viz.render(model, tmp_path / "net.html", x=[0.5, -0.2], y=1.0)
+    assert (tmp_path / "net.html").read_text(encoding="utf-8") == page and path.endswith("net.html")
+    shown_page = viz.interactive(model, [0.5, -0.2], 1.0)._repr_html_()
+    assert markup.unescape(re.search(r'srcdoc="([^"]*)"', shown_page).group(1)) == page
+
+
+def test_network_page_with_several_outputs_and_another_loss():
+    import nn
+
+    model = nn.MLP(3, [4, 3], activation="relu", seed=2)
+    data = data_of(viz.html(model, x=[1.0, -0.5, 2.0], y=1, loss="cross_entropy"))
+    want = nn.manual_backprop(model, [1.0, -0.5, 2.0], 1, "cross_entropy")
+    deltas = sets(data, "delta")
+    assert [shown(deltas[f"n1_{k}_d"]) for k in range(3)] == pytest.approx(want.delta[1], rel=1e-3, abs=1e-9)
+    assert "ŷ_2" in [s for s in data["steps"] if s["kind"] == "delta"][2]["lines"][0]
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(), TypeError, "needs one sample, x= and y="),
+    (dict(x=[0.5, -0.2]), TypeError, "needs one sample, x= and y="),
+    (dict(x=[0.5, -0.2], y=1.0, lr=-1), ValueError, "lr (the learning rate η of the SGD step) must be"),
+    (dict(x=[0.5, -0.2], y=1.0, lr=float("nan")), ValueError, "must be finite, got nan"),
+    (dict(x=[0.5, -0.2], y=1.0, lr=True), TypeError, "must be a real number, got bool"),
+    (dict(x=[0.5, -0.2], y=1.0, rankdir="TB"), TypeError, "rankdir and show_rules are for a Value"),
+    (dict(x=[0.5, -0.2], y=1.0, max_nodes=10), viz.GraphTooLargeError, "more than max_nodes=10"),
+])
+def test_network_page_bad_options_are_refused(kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        viz.html(net221(), **kwargs)
+
+
+def test_model_options_with_a_value_and_an_uncopyable_model_are_refused():
+    L, _ = micrograd_L()
+    L.backward()
+    with pytest.raises(TypeError, match=r"x, lr are for a model's page"):
+        viz.html(L, x=[1.0], lr=0.5)
+
+    class Locked:
+        def __deepcopy__(self, memo):
+            raise RuntimeError("holds a lock")
+
+        def trace(self, x, y=None, loss="mse"):
+            raise AssertionError("never traced")
+
+    with pytest.raises(TypeError, match=r"copy.deepcopy\(Locked\) failed: holds a lock"):
+        viz.html(Locked(), x=[1.0], y=1.0)

@@ -53,7 +53,8 @@ def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike[s
 
     ``format`` defaults to the file's suffix (``.svg``, ``.png``, ``.html``), or SVG
     without one.  ``options`` go to ``to_dot`` (``rankdir``, ``show_local``, ``depth``,
-    ...), or for a page to ``viz.html`` (``max_nodes``, ``rankdir``, ``show_rules``, ``title``).
+    ...), or for a page to ``viz.html`` (``max_nodes``, ``rankdir``, ``show_rules``, ``title``;
+    for a model's page ``graph`` is the model and ``x``, ``y``, ``loss``, ``lr`` are options).
     """
     path = Path(path)
     if format is None:
@@ -65,8 +66,9 @@ def render(graph: Union[Value, graphviz.Digraph], path: Union[str, os.PathLike[s
     if format not in FORMATS:
         raise ValueError(f"viz.render: format must be one of {', '.join(FORMATS)}, got {format!r}")
     if format == "html":
-        if not isinstance(graph, Value):
-            raise TypeError(f"viz.render: an HTML page needs a Value, got {type(graph).__name__}")
+        if not isinstance(graph, Value) and not callable(getattr(graph, "trace", None)):
+            raise TypeError(f"viz.render: an HTML page needs a Value, or a model with x= and y=, "
+                            f"got {type(graph).__name__}")
         data = html(graph, **options).encode("utf-8")  # type: ignore[arg-type]  # options are html()'s keywords
     else:
         data = draw(_drawing(graph, options), format)

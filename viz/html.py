@@ -35,7 +35,8 @@ from .render import run
 #: One step of the page: a JSON object the player reads (see the step format above).
 _Step = Dict[str, Any]
 
-__all__ = ["html", "page_data", "script_json", "Interactive", "interactive", "FORMAT_VERSION"]
+__all__ = ["html", "page_data", "script_json", "compact", "document", "Interactive", "interactive",
+           "FORMAT_VERSION"]
 
 #: Version of the step format in ``page_data``.
 FORMAT_VERSION = 1
@@ -47,7 +48,8 @@ _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2
 def _check(root: object, max_nodes: object) -> List[Value]:
     """The graph's values in topological order, after checking that a page can be made."""
     if root.__class__ is not Value:
-        raise TypeError(f"viz.html: expected an autograd Value, got {type(root).__name__}")
+        raise TypeError(f"viz.html: expected an autograd Value, got {type(root).__name__} (or a "
+                        "model with a trace(x, y, loss) method, such as nn.MLP, with x= and y=)")
     max_nodes = integer(max_nodes, "viz.html: max_nodes", 1)
     name = repr(root.label) if root.label else "this value"
     if root.is_leaf:
@@ -72,6 +74,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _GROUP = re.compile(r'<g id="([^"]+)" class="(node|edge)"')
 _DECIMAL = re.compile(r"-?\d+\.\d+")
 _SHAPE = re.compile(r"<(?:path|polygon|polyline|ellipse|text) [^>]*>")
+_COORDS = re.compile(r' (?:d|points|x|y|cx|cy|rx|ry)="[^"]*"')
 _POLYGON = re.compile(r'<polygon ([^>]*?)points="([^"]*)"/>')
 _ROUNDED = re.compile(r'<path ([^>]*?)d="M([^"]*)"/>')
 
@@ -119,11 +122,20 @@ def _tag_cells(node: re.Match[str], cells: Dict[str, str]) -> str:
 
 
 def _page_svg(svg: str) -> Tuple[str, Dict[str, str]]:
-    """Graphviz's SVG made small for inlining, with each value's data/grad text given an id.
+    """Graphviz's SVG made small for inlining (``compact``), with each value's data/grad
+    text given an id.  Returns the SVG and, per tagged text id, the words before its
+    number (``grad ``)."""
+    svg = compact(svg)
+    cells: Dict[str, str] = {}
+    svg = _NODE.sub(lambda m: _tag_cells(m, cells), svg)
+    return svg, cells
+
+
+def compact(svg: str) -> str:
+    """Graphviz's SVG made small for inlining.
 
     Gone: the prolog, comments, titles, attributes every text or edge repeats (set once
-    on the group around them); coordinates to whole points, rectangles as rects.  Returns the SVG and, per
-    tagged text id, the words before its number (``grad ``).
+    on the group around them); coordinates to whole points, rectangles as rects.
     """
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
@@ -132,15 +144,13 @@ def _page_svg(svg: str) -> Tuple[str, Dict[str, str]]:
                     ' text-anchor="start"', ' font-size="11.00"'):
         svg = svg.replace(default, "")
     svg = svg.replace('class="graph"', 'class="graph" font-family="Helvetica,sans-Serif" font-size="11"', 1)
-    svg = _SHAPE.sub(lambda m: _DECIMAL.sub(_round, m.group(0)), svg)
+    svg = _SHAPE.sub(lambda m: _COORDS.sub(lambda c: _DECIMAL.sub(_round, c.group(0)), m.group(0)), svg)
     svg = svg.replace('<path fill="none" stroke="#64748b" d=', '<path fill="none" d=').replace(
         '<polygon fill="#64748b" stroke="#64748b" points=', '<polygon points=')
     svg = svg.replace('class="edge">', 'class="edge" fill="#64748b" stroke="#64748b">')
     svg = _POLYGON.sub(_polygon, svg)
     svg = _ANY_NODE.sub(lambda m: _ROUNDED.sub(_rounded, m.group(0)), svg)
-    cells: Dict[str, str] = {}
-    svg = _NODE.sub(lambda m: _tag_cells(m, cells), svg)
-    return svg.strip(), cells
+    return svg.strip()
 
 
 def _fade(svg: str, pending: Set[str]) -> str:
@@ -264,30 +274,78 @@ def script_json(data: object) -> str:
     return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
 
 
-def html(root: Value, *, max_nodes: int = 1000, rankdir: str = "LR", show_rules: bool = True,
-         title: Optional[str] = None) -> str:
-    """A self-contained HTML page that steps through ``root``'s forward and backward pass.
+#: The page's words for expression mode (``document`` fills the template with them).
+EXPRESSION_TEXTS = {
+    "GRAPH_LABEL": "Computation graph: click a value to see its chain rule",
+    "PICK_HEAD": "Chain rule for a value",
+    "PICK_HINT": "Click a value in the graph (or focus it and press Enter): its gradient is the sum, "
+                 "over the nodes that use it, of consumer.grad × ∂consumer/∂value.",
+    "KEY": [("cur", "current step's node (thick outline)"),
+            ("edge", "edge in use (thick arrow): the local derivative ∂ on it is multiplied in"),
+            ("recv", "inputs receiving gradient (dashed outline)"),
+            ("pick", "clicked value and its consumers (dotted outline)"),
+            ("pending", "not computed yet (faded, data ?)")],
+    "BUTTONS": "",
+}
 
-    Call ``root.backward()`` first.  The page replays one backward pass from zero
-    gradients (values whose ``.grad`` differs, say after two ``backward()`` calls, are
-    counted at the end).  It is inline SVG, CSS and a small script, no network: the
-    ``viz.to_dot`` drawing, Previous/Next/Play/Reset buttons and the arrow keys; clicking
-    a value shows its gradient as ``explain`` writes it.  Graphs with more than
-    ``max_nodes`` values raise ``GraphTooLargeError``.  Same graph, same bytes.
+
+def document(title: str, svg: str, data: dict, texts: dict) -> str:
+    """The page: the template filled with ``title``, the drawing, the data (as script-safe
+    JSON), the style, the player and the mode's ``texts`` (labels, hint, key, buttons)."""
+    template = (_ASSETS / "page.html").read_text(encoding="utf-8")
+    key = "".join(f'<li><span class="sw sw-{kind}"></span>{_markup.escape(text)}</li>\n'
+                  for kind, text in texts["KEY"])
+    parts = {
+        "TITLE": _markup.escape(title), "CSS": (_ASSETS / "page.css").read_text(encoding="utf-8"),
+        "SVG": svg, "DATA": script_json(data), "JS": (_ASSETS / "player.js").read_text(encoding="utf-8"),
+        "GRAPH_LABEL": _markup.escape(texts["GRAPH_LABEL"]), "PICK_HEAD": _markup.escape(texts["PICK_HEAD"]),
+        "PICK_HINT": _markup.escape(texts["PICK_HINT"]), "KEY": key, "BUTTONS": texts["BUTTONS"],
+    }
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
+
+
+def html(graph: object, x: object = None, y: object = None, loss: object = "mse", *, lr: float = 0.1,
+         max_nodes: int = 1000, max_neurons: Optional[int] = 16, rankdir: str = "LR",
+         show_rules: bool = True, title: Optional[str] = None) -> str:
+    """A self-contained HTML page that steps through a forward and backward pass.
+
+    ``graph`` is a ``Value`` (after ``.backward()``): the page replays its op-level graph
+    node by node, from zero gradients (values whose ``.grad`` differs, say after two
+    ``backward()`` calls, are counted at the end), on the ``viz.to_dot`` drawing
+    (``rankdir``, ``show_rules``); clicking a value shows its gradient as ``explain``
+    writes it.  Or ``graph`` is a model with ``trace(x, y, loss)`` (see ``viz.network``)
+    and ``x``, ``y`` one sample: the page replays it neuron by neuron on the network
+    diagram (``max_neurons`` per layer drawn): u and o, Err, δ at the output and in the
+    hidden layers, ∂Err/∂θ = δ·o, then an SGD step with learning rate ``lr`` and the new
+    Err.  The model is never changed (the page works on a copy).
+
+    Inline SVG, CSS and a small script, no network: Previous/Next/Play/Reset buttons and
+    the arrow keys.  Graphs of more than ``max_nodes`` values raise ``GraphTooLargeError``.
+    Same graph, same bytes.
     """
-    _check(root, max_nodes)
+    if graph.__class__ is not Value and callable(getattr(graph, "trace", None)):
+        if rankdir != "LR" or show_rules is not True:
+            raise TypeError("viz.html: rankdir and show_rules are for a Value's op-level page; "
+                            "a model's page is its network diagram")
+        from .html_network import network_html
+
+        return network_html(graph, x, y, loss, lr=lr, max_nodes=max_nodes, max_neurons=max_neurons,
+                            title=title)
+    given = [name for name, value, default in (("x", x, None), ("y", y, None), ("loss", loss, "mse"),
+                                               ("lr", lr, 0.1), ("max_neurons", max_neurons, 16))
+             if value is not default and value != default]
+    if given and graph.__class__ is Value:
+        raise TypeError(f"viz.html: {', '.join(given)} {'is' if len(given) == 1 else 'are'} for a "
+                        "model's page (viz.html(model, x, y)); a Value's page replays its own graph")
+    _check(graph, max_nodes)
+    root: Value = graph  # type: ignore[assignment]
     drawing = to_dot(root, rankdir=rankdir, show_rules=show_rules, health=False, max_nodes=max_nodes)
     svg, cells = _page_svg(run(drawing.source, "svg").decode("utf-8"))
     data = page_data(root, cells, max_nodes)
     svg = _fade(svg, {i for step in data["steps"] for i in step.get("show", ())})
     name = data["nodes"][int(data["root"][1:])]["name"]
     heading = title if title is not None else f"Backprop step by step: {name}"
-    template = (_ASSETS / "page.html").read_text(encoding="utf-8")
-    parts = {
-        "TITLE": _markup.escape(heading), "CSS": (_ASSETS / "page.css").read_text(encoding="utf-8"),
-        "SVG": svg, "DATA": script_json(data), "JS": (_ASSETS / "player.js").read_text(encoding="utf-8"),
-    }
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template)
+    return document(heading, svg, data, EXPRESSION_TEXTS)
 
 
 class Interactive:
@@ -304,11 +362,12 @@ class Interactive:
                 f'style="width: 100%; height: {self.height}px; border: 1px solid #cbd5e1"></iframe>')
 
 
-def interactive(root: Value, *, height: int = 640, **options: object) -> Interactive:
-    """``viz.html(root, **options)`` wrapped for display in Jupyter (an iframe of ``height`` px)."""
+def interactive(graph: object, *args: object, height: int = 640, **options: object) -> Interactive:
+    """``viz.html(graph, *args, **options)`` wrapped for display in Jupyter (an iframe of
+    ``height`` px): a Value's page, or a model's with ``x``, ``y`` (and ``loss``, ``lr``)."""
     if not is_integer(height):
         raise TypeError(f"viz.interactive: height must be an int (pixels), got {type(height).__name__}: "
                         f"{height!r:.80}")
     if height < 100:  # worded by hand: the unit matters here
         raise ValueError(f"viz.interactive: height must be an int >= 100 (pixels), got {height!r}")
-    return Interactive(html(root, **options), height)  # type: ignore[arg-type]  # options are html()'s keywords
+    return Interactive(html(graph, *args, **options), height)  # type: ignore[arg-type]  # options are html()'s keywords

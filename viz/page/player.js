@@ -6,6 +6,8 @@
   var steps = D.steps, at = 0, undo = [], lit = [], picked = [], timer = null;
   var byId = function (id) { return document.getElementById(id); };
   var graph = byId("dg-graph"), prev = byId("dg-prev"), next = byId("dg-next"), play = byId("dg-play");
+  var sgd = byId("dg-sgd"), picks = D.picks || null;  // network mode: the SGD step, clickable neurons
+  var PHASE = {start: "", end: "", forward: " · forward", err: " · forward", sgd: " · SGD step"};
   var delay = Math.max(60, Math.min(700, Math.round(30000 / steps.length)));
   // The drawing ships in its starting state: remember it, for Reset.  Also index, per
   // value, the backward terms where it is the parent: its chain-rule sum, for a click.
@@ -62,7 +64,7 @@
     mark(lit, step.recv, "dg-recv");
     mark(lit, step.cur, "dg-cur");
     byId("dg-counter").textContent = "Step " + (at + 1) + " of " + steps.length +
-      (step.kind === "forward" ? " · forward" : step.kind === "start" || step.kind === "end" ? "" : " · backward");
+      (step.kind in PHASE ? PHASE[step.kind] : " · backward");
     byId("dg-say").textContent = step.say || "Forward: " + D.nodes[step.node].head;
     list.textContent = "";
     lines(step).forEach(function (line) {
@@ -73,15 +75,16 @@
     });
     prev.disabled = at === 0;
     next.disabled = at === steps.length - 1;
+    if (sgd) sgd.disabled = at === D.sgd;
     if (next.disabled) stop();
     var cur = step.cur && byId(step.cur[0]);
     if (cur && cur.scrollIntoView) cur.scrollIntoView({block: "nearest", inline: "nearest"});
   }
-  function forward() {
+  function forward(quiet) {
     if (at >= steps.length - 1) return false;
     at += 1;
     undo[at] = apply(steps[at]);
-    show();
+    if (!quiet) show();
     return true;
   }
   function back() {
@@ -129,7 +132,23 @@
     out.push("    " + name + ".grad = " + sum + (last ? last[1][4] : "0"));
     return [out, uses];
   }
+  // Network mode: every step at a neuron (its u and o, its δ, its weights' gradients).
+  function story(id) {
+    var out = [];
+    steps.forEach(function (step) {
+      if (step.kind !== "end" && step.kind !== "sgd" && step.cur && step.cur[0] === id) out = out.concat(lines(step));
+    });
+    return out;
+  }
   function pick(id) {
+    if (picks) {
+      if (!(id in picks)) return;
+      unmark(picked);
+      mark(picked, [id], "dg-pick");
+      byId("dg-chain-head").textContent = "Steps of " + picks[id];
+      byId("dg-chain").textContent = story(id).join("\n");
+      return;
+    }
     var i = Number(id.slice(1)), node = D.nodes[i];
     if (!node) return;
     var found = chain(i);
@@ -144,6 +163,12 @@
   prev.addEventListener("click", function () { stop(); back(); });
   next.addEventListener("click", function () { stop(); forward(); });
   play.addEventListener("click", toggle);
+  if (sgd) sgd.addEventListener("click", function () {
+    stop();
+    if (at > D.sgd) return;
+    while (at < D.sgd) forward(true);
+    show();
+  });
   byId("dg-fit").addEventListener("click", function () {
     var on = graph.classList.toggle("fit");
     this.setAttribute("aria-pressed", on ? "true" : "false");
@@ -153,20 +178,23 @@
     if (e.key === "ArrowRight") { stop(); forward(); e.preventDefault(); }
     else if (e.key === "ArrowLeft") { stop(); back(); e.preventDefault(); }
     else if ((e.key === "Enter" || e.key === " ") && e.target.classList && e.target.classList.contains("node")) {
-      pick(e.target.id.replace(/op$/, ""));
+      pick(picks ? e.target.id : e.target.id.replace(/op$/, ""));
       e.preventDefault();
     }
   });
   graph.addEventListener("click", function (e) {
     var node = e.target.closest && e.target.closest("g.node");
-    if (node && /^n\d+(op)?$/.test(node.id)) pick(node.id.replace(/op$/, ""));
+    if (node && picks) pick(node.id);
+    else if (node && /^n\d+(op)?$/.test(node.id)) pick(node.id.replace(/op$/, ""));
   });
-  D.nodes.forEach(function (node, i) {
-    var el = byId("n" + i);
+  var focusable = picks ? Object.keys(picks).map(function (id) { return [id, "Show the steps of " + picks[id]]; })
+    : D.nodes.map(function (node, i) { return ["n" + i, "Value " + node.name + ": show its chain rule"]; });
+  focusable.forEach(function (pair) {
+    var el = byId(pair[0]);
     if (!el) return;
     el.setAttribute("tabindex", "0");
     el.setAttribute("role", "button");
-    el.setAttribute("aria-label", "Value " + node.name + ": show its chain rule");
+    el.setAttribute("aria-label", pair[1]);
   });
   var svg = graph.querySelector("svg"), width = svg ? svg.getBoundingClientRect().width : 0;
   if (width > graph.clientWidth && width * 0.75 <= graph.clientWidth) {  // fit when text stays >= 75%
