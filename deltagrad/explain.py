@@ -70,8 +70,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--svg", metavar="FILE",
                    help="also draw the step's computation graph (δ on every u) to FILE")
     p.add_argument("--html", metavar="FILE",
-                   help="also write the step's graph as a page that steps through forward and "
-                        "backward, one node at a time, to FILE (open it in a browser)")
+                   help="also write this walk-through as a page that steps through it neuron by "
+                        "neuron on the network diagram, ending with the SGD step, to FILE (open it "
+                        "in a browser)")
     p.set_defaults(func=run)
 
 
@@ -335,7 +336,8 @@ def run(args: argparse.Namespace) -> int:
 
         # drawn before the update, with this step's numbers
         svg_path = viz.render(s.err, args.svg) if args.svg else None
-        html_path = viz.render(s.err, args.html, format="html") if args.html else None
+        html_path = viz.render(s.model, args.html, format="html", x=s.x, y=s.y, loss=args.loss,
+                               lr=args.lr) if args.html else None
     _say_update(c, s, args.lr, args.loss)
     if svg_path:
         c.say(f"graph of this step (δ on every u): {svg_path}")

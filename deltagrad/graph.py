@@ -4,7 +4,8 @@ write it as an HTML page that steps through forward and backward (``viz.html``).
 By default the drawing is micrograd's one-neuron expression ``o = tanh(x1·w1 + x2·w2 + b)``.
 A network, ``--demo network`` (a tiny 2-2-1 with its squared error) or ``--model FILE
 --x ...`` (a saved model on one input, with ``--y`` its loss ``Err``), is drawn as the
-textbook's network diagram (``viz.network``); ``--ops`` draws its op-level graph instead.
+textbook's network diagram (``viz.network``), and its page steps through it neuron by
+neuron, ending with an SGD step (``--lr``); ``--ops`` draws its op-level graph instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from nn.io import load
 from nn.losses import LOSSES
 from nn.module import MLP
 
-from .common import CLIError, check_output, int_at_least, numbers
+from .common import CLIError, check_output, int_at_least, non_negative, numbers
 
 DEFAULT_OUTPUT = "deltagrad-graph.svg"
 
@@ -47,6 +48,8 @@ def register(subparsers: Any) -> None:
                    help="for a network: draw the op-level graph (every value and op) instead of the "
                         "network diagram (layers of neurons, weights as lines); --rankdir, --depth "
                         "and --max-nodes imply it")
+    p.add_argument("--lr", type=non_negative, default=None, metavar="η",
+                   help="a network's .html page: learning rate of its SGD step (default: 0.1)")
     p.add_argument("--max-neurons", type=int_at_least(2), default=16, metavar="N",
                    help="network diagram: show at most N neurons per layer (default: 16)")
     p.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default=None,
@@ -119,6 +122,19 @@ def op_graph(model: MLP, x: List[float], y: Optional[List[float]], loss: str) ->
 _OP_OPTIONS = ("rankdir", "depth", "max_nodes")
 
 
+def _network_page(viz: Any, model: Any, x: List[float], y: Optional[List[float]],
+                  args: argparse.Namespace) -> int:
+    """Write a model's page: its network diagram stepped neuron by neuron, then an SGD step."""
+    if y is None:
+        raise CLIError("a network's .html page steps through the backward pass of its error: give "
+                       "--y (the target), or --ops for the op-level page of the output")
+    target = y[0] if len(y) == 1 else y
+    lr = 0.1 if args.lr is None else args.lr
+    print(viz.render(model, args.output, x=x, y=target, loss=args.loss, lr=lr,
+                     max_neurons=args.max_neurons))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the options, build the drawing asked for, write it and print the file's path."""
     import viz  # here, not at the top: importing graphviz adds about 0.3 s to every deltagrad command
@@ -138,8 +154,13 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(args.model, x, y)
     elif args.demo == "network":
         model, x, y = network_demo(), [0.5, -0.2], [1.0]
-    ops = page or args.ops or any(getattr(args, name) is not None for name in _OP_OPTIONS)
+    ops = args.ops or any(getattr(args, name) is not None for name in _OP_OPTIONS)
+    if args.lr is not None and (not page or model is None or ops):
+        raise CLIError("--lr is the learning rate of the SGD step on a network's .html page "
+                       "(--demo network or --model FILE, -o FILE.html, without --ops)")
     if model is not None and not ops:
+        if page:
+            return _network_page(viz, model, x, y, args)
         drawing = viz.network(model, x, y, args.loss, max_neurons=args.max_neurons)
         print(viz.render(drawing, args.output))
         return 0

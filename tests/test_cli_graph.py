@@ -192,3 +192,33 @@ def test_graph_to_an_html_file_writes_the_step_through_page(capsys, tmp_path):
     assert status == 2 and "--depth, --no-local and --no-health are for pictures" in err
     status, _, err = run(capsys, "graph", "--max-nodes", "3", "-o", str(path))
     assert status == 2 and "pass --max-nodes 10, or draw a picture of the part" in err
+
+
+def test_graph_html_of_a_network_is_its_neuron_by_neuron_page(capsys, tmp_path):
+    import json
+    import re
+
+    def data(path):
+        text = path.read_text(encoding="utf-8")
+        return json.loads(re.search(r'id="dg-data">(.*?)</script>', text, re.S).group(1))
+
+    path = tmp_path / "page.html"
+    assert run(capsys, "graph", "--demo", "network", "--lr", "0.3", "-o", str(path))[0] == 0
+    got = data(path)
+    assert got["mode"] == "network" and "η = 0.3" in got["steps"][got["sgd"]]["say"]
+    # the SGD step's new Err, by hand: manual_backprop on the demo network after θ ← θ − 0.3·∂Err/∂θ
+    model = nn.MLP(2, [2, 1], activation="tanh", seed=1)
+    grads = nn.manual_backprop(model, [0.5, -0.2], 1.0).grads
+    for name, p in model.named_parameters():
+        p.data -= 0.3 * grads[name]
+    after = nn.manual_backprop(model, [0.5, -0.2], 1.0).err
+    shown = dict(got["steps"][got["sgd"]]["set"])["err_e"]
+    assert float(shown.split()[-1]) == pytest.approx(after, rel=1e-3)
+    assert run(capsys, "graph", "--demo", "network", "--ops", "-o", str(path))[0] == 0
+    assert data(path)["mode"] == "expression"
+    status, _, err = run(capsys, "graph", "--demo", "network", "--lr", "0.3", "-o", str(tmp_path / "n.svg"))
+    assert status == 2 and "--lr is the learning rate of the SGD step" in err
+    saved = tmp_path / "model.json"
+    nn.MLP(2, [3, 1], seed=0).save(saved)
+    status, _, err = run(capsys, "graph", "--model", str(saved), "--x", "1,2", "-o", str(path))
+    assert status == 2 and "give --y (the target), or --ops" in err

@@ -163,3 +163,19 @@ def test_explain_html_writes_the_steps_page(capsys, tmp_path):
     page = path.read_text(encoding="utf-8")
     assert "<title>Backprop step by step: " in page
     assert "u[0,1]" in page
+
+
+def test_explain_html_is_the_walk_through_as_a_network_page_with_its_sgd_step(capsys, tmp_path):
+    import json
+
+    path = tmp_path / "step.html"
+    status, out, _ = run(capsys, "explain", "--lr", "0.5", "--html", str(path))
+    assert status == 0
+    page = path.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="dg-data">(.*?)</script>', page, re.S).group(1))
+    assert data["mode"] == "network"
+    kinds = [s["kind"] for s in data["steps"]]
+    assert kinds.count("delta") == 3 and kinds.count("grad") == 3 and kinds[-1] == "sgd"
+    after = float(re.search(r"Err before the step [\d.]+, after ([\d.]+)", out).group(1))
+    shown = float(dict(data["steps"][data["sgd"]]["set"])["err_e"].split()[-1])
+    assert shown == pytest.approx(after, rel=1e-3)  # the page's SGD step is the walk-through's update
