@@ -11,8 +11,8 @@ Step format (``page_data(...)["steps"]``, version 1): each step is a dict with `
 (start, forward, seed, backward, end), ``say`` (one sentence, also read aloud),
 optional ``lines`` (the equations), ``cur``/``edges``/``recv`` (ids highlighted while the
 step is shown), ``set`` (``[id, text]`` pairs that stay set until stepped back) and
-``show`` (ids that stop being faded).  A network mode can add its own kinds (δ per
-neuron, an SGD step) over the network diagram's ids without changing the player.
+``show`` (ids that stop being faded).  Network mode (``viz.html(model, x, y)``, in
+``html_network``) adds its own kinds (err, delta, grad, sgd) over the network diagram's ids.
 """
 
 from __future__ import annotations
