@@ -28,7 +28,7 @@ from autograd import Value, topological_order
 from autograd.validate import integer, real
 
 from .dot import GraphTooLargeError, fmt
-from .html import FORMAT_VERSION, _fade, compact, document
+from .page_parts import FORMAT_VERSION, _Step, compact, document, fade
 from .network import trace_drawing
 from .render import run
 
@@ -114,7 +114,7 @@ def _activation(layer: Any) -> str:
     return getattr(layer, "activation", "") or "σ"
 
 
-def _forward(record: Any) -> List[dict]:
+def _forward(record: Any) -> List[_Step]:
     """One step per neuron, layer by layer: u = Σ θ·o + b with the numbers, then o = σ(u)."""
     steps = []
     for k, layer in enumerate(record.layers):
@@ -143,7 +143,7 @@ def _numbers(ys: Any) -> str:
     return fmt(float(ys)) if isinstance(ys, (int, float)) else str(ys)
 
 
-def _err_step(record: Any) -> dict:
+def _err_step(record: Any) -> _Step:
     """Err = loss(ŷ, y), from the output neurons into the error box."""
     outs = record.layers[-1].o
     yhat = fmt(outs[0].data) if len(outs) == 1 else "[" + ", ".join(fmt(o.data) for o in outs) + "]"
@@ -156,7 +156,7 @@ def _err_step(record: Any) -> dict:
             "show": ["err", *edges], "set": [["err_e", f"Err {fmt(record.err.data)}"]]}
 
 
-def _output_deltas(record: Any) -> List[dict]:
+def _output_deltas(record: Any) -> List[_Step]:
     """δ_k = ∂Err/∂ŷ_k · σ'(u_k): ŷ.grad from backward through the loss, σ' from the node."""
     last = len(record.layers) - 1
     layer = record.layers[last]
@@ -177,7 +177,7 @@ def _output_deltas(record: Any) -> List[dict]:
     return steps
 
 
-def _hidden_deltas(record: Any) -> List[dict]:
+def _hidden_deltas(record: Any) -> List[_Step]:
     """δ_i = σ'(u_i) · Σ_j δ_j·θ_ji, right to left; the sum is o_i.grad, as backward left it."""
     steps = []
     for k in range(len(record.layers) - 2, -1, -1):
@@ -204,7 +204,7 @@ def _hidden_deltas(record: Any) -> List[dict]:
     return steps
 
 
-def _gradients(record: Any) -> List[dict]:
+def _gradients(record: Any) -> List[_Step]:
     """∂Err/∂θ_iℓ = δ_i·o_ℓ on each neuron's incoming weights, and ∂Err/∂b_i = δ_i."""
     steps = []
     for k, layer in enumerate(record.layers):
@@ -222,7 +222,7 @@ def _gradients(record: Any) -> List[dict]:
     return steps
 
 
-def _sgd_step(work: Any, record: Any, x: Any, y: Any, loss: Any, lr: float) -> dict:
+def _sgd_step(work: Any, record: Any, x: Any, y: Any, loss: Any, lr: float) -> _Step:
     """θ ← θ − η·∂Err/∂θ (and b) on the copy, then its trace again for the new Err.
 
     Runs after every other step is written: it changes the copy's θ and b in place.
@@ -253,7 +253,7 @@ def _sgd_step(work: Any, record: Any, x: Any, y: Any, loss: Any, lr: float) -> d
             "set": [["err_e", f"Err {fmt(new)}"], *sets]}
 
 
-def network_page_data(work: Any, record: Any, x: Any, y: Any, loss: Any, lr: float) -> dict:
+def network_page_data(work: Any, record: Any, x: Any, y: Any, loss: Any, lr: float) -> Dict[str, Any]:
     """Every step of the page for ``record`` (the trace of ``work``, a copy: the SGD step
     changes its parameters), the clickable elements' names and the SGD step's index."""
     sizes = "-".join(str(n) for n in [len(record.inputs)] + [len(layer.u) for layer in record.layers])
@@ -276,7 +276,7 @@ def network_page_data(work: Any, record: Any, x: Any, y: Any, loss: Any, lr: flo
 def _name_groups(svg: str) -> str:
     """Graphviz's groups renamed by the diagram's node names (its titles): ``n1_0``, ``err``,
     weights ``w{k}_{i}_{ℓ}`` and output lines ``yhat{i}``; tooltips dropped (the panel says more)."""
-    def rename(m: re.Match) -> str:
+    def rename(m: re.Match[str]) -> str:
         kind, title = m.group(1), _markup.unescape(m.group(2))
         if kind == "node":
             return f'<g id="{_markup.escape(title)}" class="node">' if title != "legend" else m.group(0)
@@ -291,7 +291,7 @@ def _name_groups(svg: str) -> str:
 def _tag_texts(svg: str) -> str:
     """Ids on each neuron's u, o, b and δ texts (``n1_0_u``) and Err's (``err_e``), which
     start as ``u ?``; the δ cell's colour (``n1_0_dc``) starts faded."""
-    def tag(m: re.Match) -> str:
+    def tag(m: re.Match[str]) -> str:
         name, body = m.group(1), m.group(3)
         for t in _TEXT.finditer(m.group(3)):
             content = _markup.unescape(t.group(2))
@@ -310,7 +310,7 @@ def _tag_texts(svg: str) -> str:
 def _labels(svg: str) -> str:
     """An empty text at the middle of each weight's line (``w1_0_2_l``): the steps write θ,
     ∂Err/∂θ or the new θ there, and the page shows it while the line is lit."""
-    def add(m: re.Match) -> str:
+    def add(m: re.Match[str]) -> str:
         xy = [float(v) for v in _NUMBER.findall(m.group(3))]
         x, y = (xy[0] + xy[-2]) / 2, (xy[1] + xy[-1]) / 2
         return (f'{m.group(1)}\n<text id="{m.group(2)}_l" class="dg-label" x="{x:.0f}" y="{y + 3:.0f}" '
@@ -356,7 +356,7 @@ def network_html(model: Any, x: Any, y: Any, loss: Any, *, lr: float, max_nodes:
     for step in data["steps"]:
         if "set" in step:
             step["set"] = [s for s in step["set"] if s[0] in present]
-    svg = _fade(svg, {i for step in data["steps"] for i in step.get("show", ()) if not i.endswith("_dc")})
+    svg = fade(svg, {i for step in data["steps"] for i in step.get("show", ()) if not i.endswith("_dc")})
     sizes = "-".join(str(n) for n in [len(record.inputs)] + [len(layer.u) for layer in record.layers])
     heading = title if title is not None else f"Backprop step by step: a {sizes} network, Err = {record.loss}"
     return document(heading, svg, data, NETWORK_TEXTS)
