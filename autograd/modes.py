@@ -37,7 +37,7 @@ import threading
 from typing import Any, Callable, Generator, Optional, Tuple, TypeVar
 
 __all__ = ["no_grad", "detect_anomaly", "is_grad_enabled", "is_anomaly_enabled",
-           "current_tracer", "paused_gc"]
+           "current_tracer", "is_creating_graph", "paused_gc"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +66,10 @@ _anomaly: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar(
 #: Scope holding the tracer of ``autograd.compile`` while it records a function.
 _tracing: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar(
     "deltagrad_tracing", default=None)
+
+#: Scope set while ``autograd.grad(..., create_graph=True)`` builds a derivative's graph.
+_creating: contextvars.ContextVar[Optional[_Scope]] = contextvars.ContextVar(
+    "deltagrad_creating_graph", default=None)
 
 _Var = contextvars.ContextVar[Optional[_Scope]]
 _Entry = Tuple[_Var, _Scope, contextvars.Token[Optional[_Scope]]]
@@ -120,6 +124,9 @@ is_anomaly_enabled: Callable[[], bool] = _reader(
 current_tracer: Callable[[], Optional[Any]] = _reader(
     _tracing, None, "current_tracer", "The tracer ``autograd.compile`` is recording into here, "
     "else None" + _SEE)
+is_creating_graph: Callable[[], bool] = _reader(
+    _creating, False, "is_creating_graph", "True while ``autograd.grad(..., create_graph=True)`` "
+    "builds a derivative's graph (``float(Value)`` is refused then)" + _SEE)
 
 
 class _Mode:
@@ -268,6 +275,20 @@ class tracing:
         for entry in reversed(self._entries):
             _leave(entry)
         self._entries = ()
+
+
+class creating_graph:
+    """While ``grad(..., create_graph=True)`` evaluates local derivatives on Values."""
+
+    def __init__(self) -> None:
+        self._entry: Optional[_Entry] = None
+
+    def __enter__(self) -> None:
+        self._entry = _enter(_creating, True)
+
+    def __exit__(self, *exc: object) -> None:
+        entry, self._entry = self._entry, None
+        _leave(entry)  # type: ignore[arg-type]
 
 
 # --- pausing the cyclic garbage collector ------------------------------------------------

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
-__all__ = ["Op", "OPS", "HELPERS", "nary_parts"]
+__all__ = ["Op", "OPS", "BUILTINS", "HELPERS", "VALUE_HELPERS", "nary_parts"]
 
 T = TypeVar("T")
 
@@ -85,8 +85,80 @@ def _dpow_exponent(a: float, out: float) -> float:
 HELPERS: Dict[str, object] = {
     "_exp": _exp, "_sigmoid": _sigmoid, "_pow": _pow, "_dpow": _dpow,
     "_dpow_exponent": _dpow_exponent, "log": math.log, "log1p": math.log1p, "sqrt": math.sqrt,
-    "tanh": math.tanh, "inf": math.inf, "nan": math.nan,
+    "tanh": math.tanh, "sin": math.sin, "cos": math.cos, "tan": math.tan, "atan": math.atan,
+    "log2": math.log2, "log10": math.log10, "_LN2": math.log(2.0), "_LN10": math.log(10.0),
+    "inf": math.inf, "nan": math.nan,
 }
+
+
+# --- the same helpers on Values, for derivatives of derivatives ---------------------------
+#
+# ``autograd.grad(..., create_graph=True)`` evaluates each row's ``local`` expressions again
+# with Values for a, b and out, so the local derivatives become graph nodes themselves.  The
+# expressions are the rows' own; only the names they call are bound to these Value-aware
+# versions, which give the float helper's result for a number and the matching Value op
+# for a Value.  Eager ops and compiled code keep the float helpers above (no test per call:
+# higher-order support costs nothing when it is not used).  Comparisons inside the rows
+# (relu's ``a <= 0.0``, abs's sign, sqrt's ``if out``) read ``.data`` (see Value.__lt__):
+# a piecewise rule picks its piece by value, so relu's and abs's second derivative is 0,
+# at the kink too (as in PyTorch).
+
+def _number(x: object) -> bool:
+    return x.__class__ is float or x.__class__ is int
+
+
+def _on_values(name: str, fn: Callable[[float], float], method: str) -> Callable:
+    """``fn`` for a number, ``x.<method>()`` for a Value."""
+    def helper(a):
+        return fn(a) if _number(a) else getattr(a, method)()
+    helper.__name__ = helper.__qualname__ = name
+    helper.__doc__ = f"{name}: the float helper on numbers, Value.{method}() on a Value."
+    return helper
+
+
+def _value_pow(a, b):
+    """a ** b: the float helper on numbers, the Value operator otherwise."""
+    return _pow(a, b) if _number(a) and _number(b) else a ** b
+
+
+def _value_dpow(a, b):
+    """∂(a^b)/∂a = b·a^(b−1) on Values.
+
+    Where the float rule has a special case (b = 0: 0; a^(b−1) not finite: ±inf, a vertical
+    slope at 0) the special value is returned as a constant, as ``_dpow`` returns it.
+    """
+    if _number(a) and _number(b):
+        return _dpow(a, b)
+    ad = a if _number(a) else a.data
+    bd = b if _number(b) else b.data
+    if _number(b) and b == 0.0:
+        return 0.0
+    try:
+        _pow(ad, bd - 1.0)
+    except (ZeroDivisionError, OverflowError, ValueError):
+        return _dpow(ad, bd)
+    return b * a ** (b - 1.0)
+
+
+def _value_dpow_exponent(a, out):
+    """∂(a^b)/∂b = a^b·ln a on Values; 0 at a = 0 and nan for a < 0, as constants."""
+    if _number(a) and _number(out):
+        return _dpow_exponent(a, out)
+    ad = a if _number(a) else a.data
+    if ad > 0.0:
+        return out * (math.log(a) if _number(a) else a.log())
+    return 0.0 if ad == 0.0 else math.nan
+
+
+#: HELPERS with every function made Value-aware: the names row expressions are evaluated
+#: with when their operands are Values.  ``define_op`` adds each new op's functions to both.
+VALUE_HELPERS: Dict[str, object] = dict(HELPERS)
+VALUE_HELPERS.update(
+    {name: _on_values(name, HELPERS[name], method) for name, method in (  # type: ignore[arg-type]
+        ("_exp", "exp"), ("_sigmoid", "sigmoid"), ("log", "log"), ("sqrt", "sqrt"),
+        ("tanh", "tanh"), ("sin", "sin"), ("cos", "cos"), ("tan", "tan"), ("atan", "atan"),
+        ("log2", "log2"), ("log10", "log10"))},
+    _pow=_value_pow, _dpow=_value_dpow, _dpow_exponent=_value_dpow_exponent)
 
 
 @dataclass(frozen=True)
@@ -222,6 +294,20 @@ _ROWS = (
     Op("leaky_relu", 1, "k * a if a <= 0.0 else a", ("k if a <= 0.0 else 1.0",),   "leaky", ("1 or k",),   "leaky({a}, k={k})", ("leaky_relu",), k=("slope", 0.01)),
     Op("softplus",   1, "(a if a > 0.0 else 0.0) + log1p(_exp(-abs(a)))", ("_sigmoid(a)",), "softplus", ("σ(a)",), "softplus({a})", ("softplus",)),
     Op("abs",        1, "abs(a)",                   ("1.0 if a > 0.0 else -1.0 if a < 0.0 else 0.0",), "|·|", ("sign(a)",), "|{a}|", ("abs", "__abs__")),
+    # The elementary functions.  sin, cos and tan of ±inf raise as math's do (sin(inf) has no
+    # value); tan at a float next to an odd multiple of π/2 is a huge finite number (about
+    # 1.6e16 at math.pi / 2), which is tan of that float exactly: no float is π/2 itself.
+    Op("sin",        1, "sin(a)",                   ("cos(a)",),                   "sin",  ("cos a",),     "sin({a})",       ("sin",),
+       guard=("abs(a) == inf", ValueError, "sin: input must be finite, got {a!r}")),
+    Op("cos",        1, "cos(a)",                   ("-sin(a)",),                  "cos",  ("−sin a",),    "cos({a})",       ("cos",),
+       guard=("abs(a) == inf", ValueError, "cos: input must be finite, got {a!r}")),
+    Op("tan",        1, "tan(a)",                   ("1.0 + out * out",),          "tan",  ("1+o²",),      "tan({a})",       ("tan",),
+       guard=("abs(a) == inf", ValueError, "tan: input must be finite, got {a!r}")),
+    Op("atan",       1, "atan(a)",                  ("1.0 / (1.0 + a * a)",),      "atan", ("1/(1+a²)",),  "atan({a})",      ("atan",)),
+    Op("log2",       1, "log2(a)",                  ("1.0 / (a * _LN2)",),         "log₂", ("1/(a·ln 2)",), "log₂({a})",     ("log2",),
+       guard=("a <= 0.0", ValueError, "log2: input must be > 0, got {a!r}")),
+    Op("log10",      1, "log10(a)",                 ("1.0 / (a * _LN10)",),        "log₁₀", ("1/(a·ln 10)",), "log₁₀({a})",  ("log10",),
+       guard=("a <= 0.0", ValueError, "log10: input must be > 0, got {a!r}")),
     # Any number of operands (made by autograd.sum and autograd.dot); rules per part of the layout.
     Op("sum",        0, "", (), "Σ",    ("1 each",),                              _write_sum, width=1, expand=_expand_sum),
     Op("dot",        0, "", (), "Σθ·o", ("∂u/∂θ = o", "∂u/∂o = θ", "∂u/∂b = 1"), _write_dot, width=2, expand=_expand_dot),
@@ -235,3 +321,5 @@ _ROWS = (
 #: The table, by op name.  Leaves have op "" (made by the user) or "const" (a plain
 #: number that an operator wrapped, such as the 2 in ``2 * v``).
 OPS: Dict[str, Op] = {op.name: op for op in _ROWS}
+#: The names of the table's own rows (``autograd.define_op`` adds rows to ``OPS``, never here).
+BUILTINS = frozenset(OPS)

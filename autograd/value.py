@@ -120,18 +120,53 @@ class Value:
         return _display.svg(self)
 
     def __float__(self) -> float:
-        if _modes.active and _modes.current_tracer() is not None:
-            raise TypeError(
-                "float(Value) while compiling: the number would be frozen at its trace-time "
-                "value (math.exp(v) does this too). Use the Value's own ops (v.exp()) instead.")
+        if _modes.active:
+            if _modes.current_tracer() is not None:
+                raise TypeError(
+                    "float(Value) while compiling: the number would be frozen at its trace-time "
+                    "value (math.exp(v) does this too). Use the Value's own ops (v.exp()) instead.")
+            if _modes.is_creating_graph():
+                raise TypeError(
+                    "float(Value) while grad(create_graph=True) builds a derivative's graph: the "
+                    "number would be a constant, silently zeroing higher derivatives through it "
+                    "(math.exp(v) does this too). Use the Value's own ops (v.exp()) instead.")
         return self.data
 
     def __bool__(self) -> bool:
+        """``bool(v.data)``, as for a one-number PyTorch tensor: ``if loss:`` tests the number."""
         if _modes.active and _modes.current_tracer() is not None:
             raise TypeError(
                 "bool(Value) while compiling: Python branches on .data are frozen at trace "
                 "time. Use an op (relu, abs, leaky_relu) or branch outside the compiled function.")
-        return True
+        return self.data != 0.0
+
+    # Comparisons (< <= > >=, with Values or plain numbers) compare .data and return a plain
+    # bool, so ``if loss < best:`` reads as it should; they carry no gradient.  ``==`` stays
+    # identity (see the class docstring).
+    def __lt__(self, other: object) -> bool:
+        o = _data_of(other, "<")
+        return NotImplemented if o is None else self.data < o
+
+    def __le__(self, other: object) -> bool:
+        o = _data_of(other, "<=")
+        return NotImplemented if o is None else self.data <= o
+
+    def __gt__(self, other: object) -> bool:
+        o = _data_of(other, ">")
+        return NotImplemented if o is None else self.data > o
+
+    def __ge__(self, other: object) -> bool:
+        o = _data_of(other, ">=")
+        return NotImplemented if o is None else self.data >= o
+
+    def __getattr__(self, name: str) -> object:
+        """Only reached for a missing attribute: say where ``zero_grad`` lives instead."""
+        if name == "zero_grad":
+            raise AttributeError(
+                "Value has no zero_grad(): set v.grad = 0.0 for one value, call "
+                "autograd.zero_grad(root) for every node of a graph, or model.zero_grad() / "
+                "optimizer.zero_grad() for parameters")
+        raise AttributeError(f"'Value' object has no attribute {name!r}")
 
     # ``backward()`` and ``explain()`` are methods too; graph.py and explain.py, which build on
     # this module, attach them (so nothing here imports upwards, not even lazily).
@@ -164,8 +199,31 @@ class Value:
         def relu(self) -> Value: ...
         def leaky_relu(self, slope: float = 0.01) -> Value: ...
         def softplus(self) -> Value: ...
+        def sin(self) -> Value: ...
+        def cos(self) -> Value: ...
+        def tan(self) -> Value: ...
+        def atan(self) -> Value: ...
+        def log2(self) -> Value: ...
+        def log10(self) -> Value: ...
         def backward(self, grad: float = 1.0) -> None: ...
         def explain(self, limit: Optional[int] = 40, file: Optional[TextIO] = None) -> None: ...
+
+
+def _data_of(other: object, symbol: str) -> Optional[float]:
+    """The number a comparison reads from ``other`` (a Value's .data or a real number), or
+    None when it is neither; refused while compiling, where the branch would be frozen."""
+    if other.__class__ is Value:
+        number: float = other.data  # type: ignore[attr-defined]
+    elif other.__class__ is bool or not isinstance(other, numbers.Real):
+        return None
+    else:
+        number = other  # type: ignore[assignment]
+    if _modes.active and _modes.current_tracer() is not None:
+        raise TypeError(
+            f"'{symbol}' not supported between instances of 'Value' and "
+            f"'{type(other).__name__}' while compiling: a comparison reads .data, which "
+            "compiled code would freeze at its trace-time value")
+    return number
 
 
 # --- the node constructor -------------------------------------------------------------
