@@ -13,8 +13,9 @@ import inspect
 import itertools
 import keyword
 import numbers
+import re
 import textwrap
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _codegen
 from .check import gradcheck
@@ -134,15 +135,28 @@ def _probe(name: str, forward: Callable[..., float], derivative: Callable[..., S
         return
 
 
+def _pieces(source: str) -> Iterator[str]:
+    """Parsable candidates for the code around a lambda: from each ``lambda`` on, with the
+    closing brackets and commas of the call it sits in trimmed off one by one."""
+    text = source.strip()
+    for start in [0] + [m.start() for m in re.finditer(r"\blambda\b", text)]:
+        piece = text[start:]
+        for _ in range(16):
+            yield piece
+            if not piece or piece[-1] not in "),;":
+                break
+            piece = piece[:-1].rstrip()
+
+
 def _rules_from_source(derivative: Callable[..., object], arity: int) -> Optional[List[str]]:
     """The derivative's returned expressions as text (for ``viz`` and ``explain``), if readable."""
     try:
         source = textwrap.dedent(inspect.getsource(derivative))
     except (OSError, TypeError):
         return None
-    for attempt in (source, "(" + source.strip().rstrip(",") + ")"):
+    for piece in _pieces(source):
         try:
-            tree = ast.parse(attempt)
+            tree = ast.parse(piece)
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -192,9 +206,10 @@ def define_op(name: str, forward: Callable[..., float], derivative: Callable[...
     _probe(name, forward, derivative, arity)
     fwd, der = f"_fwd_{name}", f"_der_{name}"
     operands = ", ".join(_OPERANDS[:arity])
+    written = f"{name}(" + ", ".join("{" + x + "}" for x in _OPERANDS[:arity]) + ")"
     row = Op(name, arity, f"{fwd}({operands})",
              tuple(f"{der}({operands}, out)[{i}]" for i in range(arity)),
-             symbol or name, tuple(rules), f"{name}(" + ", ".join(f"{{{x}}}" for x in _OPERANDS[:arity]) + ")")
+             symbol or name, tuple(rules), written)
     HELPERS[fwd] = VALUE_HELPERS[fwd] = forward
     HELPERS[der] = VALUE_HELPERS[der] = derivative
     OPS[name] = row
