@@ -5,6 +5,7 @@ hand-derived closed form, at several points; the fused ``sum``/``dot`` nodes; an
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 
 import pytest
@@ -64,7 +65,47 @@ UNARY = [
     ("v * v", lambda v: v * v, lambda x: x * x, lambda x: 2.0 * x, ANY),
     ("v + v", lambda v: v + v, lambda x: 2.0 * x, lambda x: 2.0, ANY),
     ("v - v", lambda v: v - v, lambda x: 0.0, lambda x: 0.0, ANY),
+    ("sin", lambda v: v.sin(), math.sin, math.cos, ANY),
+    ("cos", lambda v: v.cos(), math.cos, lambda x: -math.sin(x), ANY),
+    ("tan", lambda v: v.tan(), math.tan, lambda x: 1.0 / math.cos(x) ** 2, ANY),
+    ("atan", lambda v: v.atan(), math.atan, lambda x: 1.0 / (1.0 + x * x), ANY),
+    ("log2", lambda v: v.log2(), math.log2, lambda x: 1.0 / (x * math.log(2.0)), POSITIVE),
+    ("log10", lambda v: v.log10(), math.log10, lambda x: 1.0 / (x * math.log(10.0)), POSITIVE),
 ]
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: Value(math.inf).sin(), "sin: input must be finite, got inf"),
+    (lambda: Value(-math.inf).cos(), "cos: input must be finite, got -inf"),
+    (lambda: Value(math.inf).tan(), "tan: input must be finite, got inf"),
+    (lambda: Value(0.0).log2(), "log2: input must be > 0, got 0.0"),
+    (lambda: Value(-1.0).log10(), "log10: input must be > 0, got -1.0"),
+])
+def test_elementary_functions_name_their_domain_errors(make, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        make()
+
+
+def test_elementary_functions_at_the_edges_of_their_domains():
+    # tan next to π/2: no float is π/2, so tan of the nearest float is huge but finite
+    t = Value(math.pi / 2).tan()
+    assert t.data == math.tan(math.pi / 2) and 1e16 < t.data < 2e16
+    assert math.isfinite(t.local_grads[0])  # 1 + tan², about 2.7e32
+    assert Value(math.inf).atan().data == math.pi / 2
+    assert math.isnan(Value(math.nan).sin().data)  # NaN passes through (detect_anomaly sees it)
+    assert Value(1024.0).log2().data == 10.0 and Value(1e-5).log10().data == -5.0
+
+
+def test_elementary_functions_compile_to_the_same_floats():
+    f = lambda x: (x.sin() * x.cos() + x.atan()).tan() + (x * x + 1).log2() - (x * x + 2).log10()  # noqa: E731
+    step = autograd.compile(f, [0.3])
+    for x0 in (-1.2, 0.3, 0.9):
+        x = Value(x0)
+        out = f(x)
+        out.backward()
+        assert step(x0, input_grads=True) == (out.data, (x.grad,))
+    with pytest.raises(ValueError, match="log2: input must be > 0"):
+        autograd.compile(lambda x: x.log2(), [1.0])(-1.0)
 
 
 @pytest.mark.parametrize("name, make, f, df, points", UNARY, ids=[u[0] for u in UNARY])
