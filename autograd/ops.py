@@ -8,7 +8,9 @@ shown (its symbol, its rule per operand in words, how ``explain`` writes it).  N
 else in deltagrad knows a derivative rule or branches on an op's name: the eager
 ``Value`` methods are generated from these rows (searching for ``__mul__`` lands on mul's
 row), backward multiplies the stored local derivatives, ``explain`` and ``viz`` print
-the rules, and ``compile`` pastes the same expressions into straight-line code.
+the rules, ``compile`` pastes the same expressions into straight-line code, and
+``autograd.grad(..., create_graph=True)`` evaluates them again on Values (with
+``VALUE_HELPERS``) so that derivatives have derivatives.  ``autograd.define_op`` adds rows.
 """
 
 from __future__ import annotations

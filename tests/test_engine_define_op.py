@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 import autograd
 from autograd import OPS, GradcheckError, Value, define_op, grad
 from autograd.ops import BUILTINS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _softsign(name):
@@ -163,3 +169,33 @@ def test_defined_ops_work_under_no_grad_and_detect_anomaly():
     with autograd.detect_anomaly():
         with pytest.raises(FloatingPointError, match="inverse_anomaly"):
             inverse(Value(0.0))
+
+
+DRAWING = '''
+import sys
+import autograd, viz
+from autograd import Value
+softsign = autograd.define_op(
+    "softsign", lambda a: a / (1 + abs(a)), lambda a, out: (1 / (1 + abs(a)) ** 2,))
+x = Value(1.0, label="x")
+y = softsign(x * 3)
+y.backward()
+viz.render(y, sys.argv[1])
+'''
+
+
+def test_the_docs_drawing_of_a_defined_op_is_what_its_documented_lines_draw(tmp_path):
+    """docs/images/softsign.svg; regenerate with the bundled renderer (PATH without dot) by
+    running DRAWING with the path as its argument.  A fresh process: "softsign" is free there."""
+    pytest.importorskip("viz")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    script = tmp_path / "draw.py"
+    script.write_text(DRAWING, encoding="utf-8")
+    out = tmp_path / "softsign.svg"
+    env = dict(os.environ, PATH=str(empty), PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, cwd=ROOT)
+    expected = (ROOT / "docs" / "images" / "softsign.svg").read_bytes()
+    assert out.read_bytes() == expected
+    text = expected.decode("utf-8")
+    assert ">softsign<" in text and "1 / (1 + abs(a)) ** 2" in text
