@@ -76,10 +76,10 @@ class DefinedOp:
 
 def _number(x: object, what: str) -> float:
     if x.__class__ is float:
-        return x  # type: ignore[return-value]
+        return x
     if x.__class__ is bool or not isinstance(x, numbers.Real):
         raise TypeError(f"{what} must give a real number, got {type(x).__name__}: {x!r:.60}")
-    return float(x)  # type: ignore[arg-type]
+    return float(x)
 
 
 def _locals(name: str, result: object, arity: int) -> Tuple[float, ...]:

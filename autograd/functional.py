@@ -11,7 +11,7 @@ derivatives each node already stores.
 from __future__ import annotations
 
 import numbers
-from typing import Callable, Dict, List, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Sequence, Set, Tuple, Union
 
 from . import modes as _modes
 from .graph import topological_order
@@ -23,10 +23,10 @@ __all__ = ["grad", "hessian", "hvp", "jvp", "local_values"]
 Number = Union[int, float]
 Scalar = Union[Value, float]
 
-_LOCALS: Dict[Tuple[str, int], Callable[..., tuple]] = {}
+_LOCALS: Dict[Tuple[str, int], Callable[..., Tuple[Any, ...]]] = {}
 
 
-def _local_function(op: Op, count: int) -> Callable[..., tuple]:
+def _local_function(op: Op, count: int) -> Callable[..., Tuple[Any, ...]]:
     """The row's local-derivative expressions as one function of the operands (and out)."""
     key = (op.name, count)
     fn = _LOCALS.get(key)
@@ -42,7 +42,7 @@ def _local_function(op: Op, count: int) -> Callable[..., tuple]:
     return fn
 
 
-def local_values(node: Value) -> tuple:
+def local_values(node: Value) -> Tuple[Any, ...]:
     """``node``'s local derivatives ∂node/∂parent, as Values (or constant floats).
 
     The op's row's own expressions, evaluated with the parents for a, b and the node itself
@@ -65,7 +65,7 @@ def local_values(node: Value) -> tuple:
 
 def _inputs(inputs: Union[Value, Sequence[Value]], who: str) -> List[Value]:
     if inputs.__class__ is Value:
-        return [inputs]  # type: ignore[list-item]
+        return [inputs]
     if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
         raise TypeError(f"{who}: inputs must be a Value or a list of Values, got "
                         f"{type(inputs).__name__}")
@@ -78,7 +78,7 @@ def _inputs(inputs: Union[Value, Sequence[Value]], who: str) -> List[Value]:
 def _real(x: object, what: str) -> float:
     if x.__class__ is bool or not isinstance(x, numbers.Real):
         raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r:.60}")
-    return float(x)  # type: ignore[arg-type]
+    return float(x)
 
 
 def _leaves(xs: Sequence[Union[Value, Number]], who: str) -> List[Value]:
@@ -100,9 +100,9 @@ def _call(f: Callable[..., Value], values: List[Value], who: str) -> Value:
 
 # --- reverse mode ------------------------------------------------------------------------
 
-def _needed(order: List[Value], targets: set) -> set:
+def _needed(order: List[Value], targets: Set[Value]) -> Set[Value]:
     """The nodes of ``order`` on a path to one of ``targets``: only they need a gradient."""
-    needs = set()
+    needs: Set[Value] = set()
     for node in order:
         if node in targets or any(p in needs for p in node._prev):
             needs.add(node)
@@ -115,11 +115,11 @@ def _times(d: Scalar, g: Scalar) -> Scalar:
         return g
     if g.__class__ is float and g == 1.0:
         return d
-    return d * g  # type: ignore[operator]
+    return d * g
 
 
 def grad(output: Value, inputs: Union[Value, Sequence[Value]], grad_output: Scalar = 1.0,
-         create_graph: bool = False) -> tuple:
+         create_graph: bool = False) -> Tuple[Any, ...]:
     """∂output/∂input for each input (a tuple), without touching any ``.grad``.
 
     As ``torch.autograd.grad`` for a scalar output: ``grad_output`` seeds the output's
@@ -148,10 +148,10 @@ def grad(output: Value, inputs: Union[Value, Sequence[Value]], grad_output: Scal
             _reverse_values(order, needs, adjoint)
         return tuple(_as_value(adjoint.get(x, 0.0)) for x in xs)
     _reverse_floats(order, needs, adjoint)
-    return tuple(float(adjoint.get(x, 0.0)) for x in xs)  # type: ignore[arg-type]
+    return tuple(float(adjoint.get(x, 0.0)) for x in xs)
 
 
-def _reverse_floats(order: List[Value], needs: set, adjoint: Dict[Value, Scalar]) -> None:
+def _reverse_floats(order: List[Value], needs: Set[Value], adjoint: Dict[Value, Scalar]) -> None:
     """backward's loop on the stored local derivatives, into ``adjoint``."""
     get = adjoint.get
     for node in reversed(order):
@@ -160,10 +160,10 @@ def _reverse_floats(order: List[Value], needs: set, adjoint: Dict[Value, Scalar]
             continue
         for p, d in zip(node._prev, node._local):
             if p in needs:
-                adjoint[p] = get(p, 0.0) + d * g  # type: ignore[operator]
+                adjoint[p] = get(p, 0.0) + d * g
 
 
-def _reverse_values(order: List[Value], needs: set, adjoint: Dict[Value, Scalar]) -> None:
+def _reverse_values(order: List[Value], needs: Set[Value], adjoint: Dict[Value, Scalar]) -> None:
     """The same loop with local derivatives as Values, building the gradient's graph.
 
     Only a constant 0 is skipped: a gradient that is 0 here may still vary (x·y at y = 0),
@@ -178,11 +178,11 @@ def _reverse_values(order: List[Value], needs: set, adjoint: Dict[Value, Scalar]
             if p in needs:
                 term = _times(d, g)
                 old = get(p)
-                adjoint[p] = term if old is None else old + term  # type: ignore[operator]
+                adjoint[p] = term if old is None else old + term
 
 
 def _as_value(x: Scalar) -> Value:
-    return x if x.__class__ is Value else Value(x)  # type: ignore[return-value,arg-type]
+    return x if isinstance(x, Value) else Value(x)
 
 
 # --- built on grad -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 __all__ = ["Op", "OPS", "BUILTINS", "HELPERS", "VALUE_HELPERS", "nary_parts"]
 
@@ -109,21 +109,21 @@ def _number(x: object) -> bool:
     return x.__class__ is float or x.__class__ is int
 
 
-def _on_values(name: str, fn: Callable[[float], float], method: str) -> Callable:
+def _on_values(name: str, fn: Callable[[float], float], method: str) -> Callable[[Any], Any]:
     """``fn`` for a number, ``x.<method>()`` for a Value."""
-    def helper(a):
+    def helper(a: Any) -> Any:
         return fn(a) if _number(a) else getattr(a, method)()
     helper.__name__ = helper.__qualname__ = name
     helper.__doc__ = f"{name}: the float helper on numbers, Value.{method}() on a Value."
     return helper
 
 
-def _value_pow(a, b):
+def _value_pow(a: Any, b: Any) -> Any:
     """a ** b: the float helper on numbers, the Value operator otherwise."""
     return _pow(a, b) if _number(a) and _number(b) else a ** b
 
 
-def _value_dpow(a, b):
+def _value_dpow(a: Any, b: Any) -> Any:
     """∂(a^b)/∂a = b·a^(b−1) on Values.
 
     Where the float rule has a special case (b = 0: 0; a^(b−1) not finite: ±inf, a vertical
@@ -142,7 +142,7 @@ def _value_dpow(a, b):
     return b * a ** (b - 1.0)
 
 
-def _value_dpow_exponent(a, out):
+def _value_dpow_exponent(a: Any, out: Any) -> Any:
     """∂(a^b)/∂b = a^b·ln a on Values; 0 at a = 0 and nan for a < 0, as constants."""
     if _number(a) and _number(out):
         return _dpow_exponent(a, out)

@@ -213,7 +213,7 @@ def _data_of(other: object, symbol: str) -> Optional[float]:
     """The number a comparison reads from ``other`` (a Value's .data or a real number), or
     None when it is neither; refused while compiling, where the branch would be frozen."""
     if other.__class__ is Value:
-        number: float = other.data  # type: ignore[attr-defined]
+        number: float = other.data
     elif other.__class__ is bool or not isinstance(other, numbers.Real):
         return None
     else:
