@@ -159,15 +159,6 @@ class Value:
         o = _data_of(other, ">=")
         return NotImplemented if o is None else self.data >= o
 
-    def __getattr__(self, name: str) -> object:
-        """Only reached for a missing attribute: say where ``zero_grad`` lives instead."""
-        if name == "zero_grad":
-            raise AttributeError(
-                "Value has no zero_grad(): set v.grad = 0.0 for one value, call "
-                "autograd.zero_grad(root) for every node of a graph, or model.zero_grad() / "
-                "optimizer.zero_grad() for parameters")
-        raise AttributeError(f"'Value' object has no attribute {name!r}")
-
     # ``backward()`` and ``explain()`` are methods too; graph.py and explain.py, which build on
     # this module, attach them (so nothing here imports upwards, not even lazily).
 

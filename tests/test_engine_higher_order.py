@@ -424,13 +424,14 @@ def test_comparisons_are_refused_while_compiling():
         autograd.compile(lambda x: x * 2.0 if 1.0 >= x else x, [0.5])
 
 
-def test_value_has_no_zero_grad_and_says_where_to_look():
+def test_value_has_no_zero_grad_and_attribute_lookup_stays_plain():
+    # No Value.zero_grad (docs/engine.md says where to reset), and no __getattr__ hook to
+    # explain it: a class with __getattr__ pays for it on every attribute read (v.data,
+    # v._prev), which measured 15-40% slower on the micrograd demo's eager step.
     v = Value(1.0)
-    with pytest.raises(AttributeError, match=r"v.grad = 0.0.*autograd.zero_grad\(root\)"):
-        v.zero_grad()
+    assert not hasattr(v, "zero_grad") and "__getattr__" not in vars(Value)
     with pytest.raises(AttributeError, match="no attribute 'gradient'"):
         v.gradient  # noqa: B018
-    assert not hasattr(v, "zero_grad")
 
 
 def test_saturated_sigmoid_derivative_is_exactly_zero_from_37():
