@@ -12,12 +12,11 @@ import ast
 import inspect
 import itertools
 import keyword
-import numbers
 import re
 import textwrap
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import _codegen
+from . import _codegen, validate
 from .check import gradcheck
 from .ops import BUILTINS, HELPERS, OPS, VALUE_HELPERS, Op
 from .value import Value, _const, _node
@@ -63,7 +62,7 @@ class DefinedOp:
                 x = c
             prev.append(x)
         data = [p.data for p in prev]
-        out = _number(self._forward(*data), f"{self.name}: forward")
+        out = _number(self._forward(*data), f"{self.name}: forward's value")
         local = _locals(self.name, self._derivative(*data, out), self.arity)
         return _node(out, self.name, tuple(prev), local)
 
@@ -75,11 +74,8 @@ class DefinedOp:
 
 
 def _number(x: object, what: str) -> float:
-    if x.__class__ is float:
-        return x
-    if x.__class__ is bool or not isinstance(x, numbers.Real):
-        raise TypeError(f"{what} must give a real number, got {type(x).__name__}: {x!r:.60}")
-    return float(x)
+    """A real number (nan and ±inf pass, as through any op), else a TypeError naming ``what``."""
+    return x if x.__class__ is float else validate.real(x, what, finite=False)
 
 
 def _locals(name: str, result: object, arity: int) -> Tuple[float, ...]:
@@ -91,7 +87,7 @@ def _locals(name: str, result: object, arity: int) -> Tuple[float, ...]:
     if len(result) != arity:
         raise TypeError(f"define_op {name!r}: derivative returned {len(result)} values for "
                         f"{arity} operand{'s' if arity > 1 else ''}; it must return one per operand")
-    return tuple(_number(d, f"define_op {name!r}: derivative {i}") for i, d in enumerate(result))
+    return tuple(_number(d, f"define_op {name!r}: derivative's value {i}") for i, d in enumerate(result))
 
 
 def _positional(fn: Callable[..., object], name: str, what: str) -> int:
@@ -130,7 +126,7 @@ def _probe(name: str, forward: Callable[..., float], derivative: Callable[..., S
             out = forward(*point)
         except (ArithmeticError, ValueError):
             continue
-        out = _number(out, f"define_op {name!r}: forward")
+        out = _number(out, f"define_op {name!r}: forward's value")
         _locals(name, derivative(*point, out), arity)
         return
 

@@ -10,10 +10,10 @@ derivatives each node already stores.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Callable, Dict, List, Sequence, Set, Tuple, Union
 
 from . import modes as _modes
+from . import validate
 from .graph import topological_order
 from .ops import OPS, VALUE_HELPERS, Op
 from .value import Value, dot
@@ -76,9 +76,8 @@ def _inputs(inputs: Union[Value, Sequence[Value]], who: str) -> List[Value]:
 
 
 def _real(x: object, what: str) -> float:
-    if x.__class__ is bool or not isinstance(x, numbers.Real):
-        raise TypeError(f"{what} must be a real number, got {type(x).__name__}: {x!r:.60}")
-    return float(x)
+    """A real number (nan and ±inf included, as backward's seed may be), else a TypeError."""
+    return validate.real(x, what, finite=False)
 
 
 def _leaves(xs: Sequence[Union[Value, Number]], who: str) -> List[Value]:
@@ -134,8 +133,7 @@ def grad(output: Value, inputs: Union[Value, Sequence[Value]], grad_output: Scal
     if output.__class__ is not Value:
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
     xs = _inputs(inputs, "grad")
-    if create_graph.__class__ is not bool:
-        raise TypeError(f"grad: create_graph must be True or False, got {create_graph!r}")
+    validate.flag(create_graph, "grad: create_graph")
     if grad_output.__class__ is not Value:
         grad_output = _real(grad_output, "grad: grad_output")
     elif not create_graph:

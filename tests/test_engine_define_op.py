@@ -128,8 +128,10 @@ def test_rules_and_symbol_can_be_given():
     (("f_star", lambda *a: a[0], lambda a, out: (1.0,)), TypeError, "not take *args"),
     (("d_count", lambda a: a, lambda a, out: (1.0, 2.0)), TypeError, "returned 2 values for 1 operand"),
     (("d_bare", lambda a: a, lambda a, out: 1.0), TypeError, "must return a tuple of 1 number"),
-    (("d_text", lambda a: a, lambda a, out: ("1",)), TypeError, "derivative 0 must give a real number"),
-    (("f_text", lambda a: "a", lambda a, out: (1.0,)), TypeError, "forward must give a real number"),
+    (("d_text", lambda a: a, lambda a, out: ("1",)), TypeError,
+     "derivative's value 0 must be a real number, got str"),
+    (("f_text", lambda a: "a", lambda a, out: (1.0,)), TypeError,
+     "forward's value must be a real number, got str"),
     (("f_callable", 3.0, lambda a, out: (1.0,)), TypeError, "forward must be callable"),
 ])
 def test_bad_definitions_are_refused_when_they_are_made(args, error, words):
