@@ -168,10 +168,9 @@ def _fit(args: argparse.Namespace, model: MLP, X: List[Any], y: List[Any], loss:
                    verbose=not args.quiet)
 
 
-def _accuracy(model: MLP, X: List[Any], y: List[Any], loss: str, accuracy: str, what: str) -> str:
-    """'<what> accuracy 97.5% (39/40)' of the model as it is now."""
-    acc = evaluate(model, X, y, loss=loss, accuracy=accuracy)[1]
-    return f"{what} accuracy {100.0 * acc:.1f}% ({round(acc * len(X))}/{len(X)})"
+def _accuracy(acc: float, n: int, what: str) -> str:
+    """'<what> accuracy 97.5% (39/40)'."""
+    return f"{what} accuracy {100.0 * acc:.1f}% ({round(acc * n)}/{n})"
 
 
 def _say_result(args: argparse.Namespace, history: History, model: MLP, split: Split,
@@ -183,13 +182,16 @@ def _say_result(args: argparse.Namespace, history: History, model: MLP, split: S
         what = ("the training step once" if n == 1 else
                 f"{n} variants of the training step (one per batch size and set of targets)")
         print(f"compile: autograd.compile made {what}, in {history.compile_seconds:.2f} s")
-    err = evaluate(model, split.X, y, loss=loss, accuracy=accuracy)[0]
+    err, acc = evaluate(model, split.X, y, loss=loss, accuracy=accuracy)
     if not math.isfinite(err):
         raise CLIError(f"training diverged (loss {err}); try a smaller --lr")
     without = " (without the L2 term)" if args.l2 else ""
-    tested = (", " + _accuracy(model, split.X_test, y_test, loss, accuracy, "test")) if y_test else ""
-    print(f"final: {loss} {err:.6f}{without}, "
-          f"{_accuracy(model, split.X, y, loss, accuracy, 'training')}{tested}, {history.seconds:.1f} s")
+    tested = ""
+    if y_test:
+        test_acc = evaluate(model, split.X_test, y_test, loss=loss, accuracy=accuracy)[1]
+        tested = ", " + _accuracy(test_acc, len(y_test), "test")
+    print(f"final: {loss} {err:.6f}{without}, {_accuracy(acc, len(y), 'training')}{tested}, "
+          f"{history.seconds:.1f} s")
 
 
 def run(args: argparse.Namespace) -> int:
