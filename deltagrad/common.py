@@ -116,7 +116,7 @@ DATASETS: Dict[str, Callable[..., data.Dataset]] = {
 }
 BINARY = ("moons", "circles", "xor")
 #: Data sets read from files that ship with deltagrad (train only), and what they are.
-SHIPPED: Dict[str, Tuple[Callable[[], Tuple[list, list]], str]] = {
+SHIPPED: Dict[str, Tuple[Callable[[], data.Dataset], str]] = {
     "digits": (data.load_digits, "UCI handwritten digits, 8×8 pixels scaled to 0..1"),
 }
 LOSS_NAMES = ("hinge", "bce_with_logits", "mse", "cross_entropy")
@@ -195,30 +195,39 @@ def training_data(args: argparse.Namespace) -> Split:
     """The data ``--dataset`` or ``--data`` asks for, with a seeded held-out part of
     ``--test-fraction``: generated sets draw it fresh (seed + 1), so the training
     samples stay the ones ``--samples`` and ``--seed`` give; tables are split."""
+    return _generated(args) if args.dataset in DATASETS else _table(args)
+
+
+def _generated(args: argparse.Namespace) -> Split:
+    """A generated data set, and ``--test-fraction`` of its size drawn afresh for testing."""
     f, seed = args.test_fraction, args.seed
-    if args.dataset in DATASETS:
-        k = classes(args)
-        if k < 2:
-            raise CLIError(f"--classes must be at least 2, got {k}")
-        X, y = dataset(args, "int")
-        n_test = max(math.ceil(f * len(X)), 4, k) if f else 0
-        X_test, y_test = dataset(argparse.Namespace(**{**vars(args), "samples": n_test, "seed": seed + 1}),
-                                 "int") if n_test else ([], [])
-        noise = "" if args.noise is None else f", noise {args.noise:g}"
-        held = f"; {n_test} more held out for testing (seed {seed + 1})" if n_test else ""
-        return Split(X, y, X_test, y_test, k, None,
-                     f"{args.dataset}, {len(X)} samples{noise}, seed {seed}{held}")
+    k = classes(args)
+    if k < 2:
+        raise CLIError(f"--classes must be at least 2, got {k}")
+    X, y = dataset(args, "int")
+    n_test = max(math.ceil(f * len(X)), 4, k) if f else 0
+    X_test, y_test = dataset(argparse.Namespace(**{**vars(args), "samples": n_test, "seed": seed + 1}),
+                             "int") if n_test else ([], [])
+    noise = "" if args.noise is None else f", noise {args.noise:g}"
+    held = f"; {n_test} more held out for testing (seed {seed + 1})" if n_test else ""
+    return Split(X, y, X_test, y_test, k, None, f"{args.dataset}, {len(X)} samples{noise}, seed {seed}{held}")
+
+
+def _table(args: argparse.Namespace) -> Split:
+    """A shipped data set or a CSV file, with ``--test-fraction`` of its rows held out."""
+    f, seed = args.test_fraction, args.seed
+    names: Optional[List[str]] = None
     if args.data:
         X, y, names = data.load_csv(args.data)
         what = args.data
+        if len(names) < 2:
+            raise CLIError(f"{args.data}: every row has the label {names[0]!r}; a classifier needs "
+                           "at least two classes")
     else:
-        load, what = SHIPPED[args.dataset]
+        load, about = SHIPPED[args.dataset]
         X, y = load()
-        names, what = None, f"{args.dataset} ({what})"
+        what = f"{args.dataset} ({about})"
     k = max(y) + 1
-    if k < 2:
-        raise CLIError(f"{args.data}: every row has the label {names[0]!r}; a classifier needs "
-                       "at least two classes")
     X_test: List[List[float]] = []
     y_test: List[int] = []
     if f:

@@ -168,8 +168,10 @@ def _fit(args: argparse.Namespace, model: MLP, X: List[Any], y: List[Any], loss:
                    verbose=not args.quiet)
 
 
-def _accuracy(acc: float, n: int, what: str) -> str:
-    """'<what> accuracy 97.5% (39/40)'."""
+def _accuracy(acc: Optional[float], n: int, what: str) -> str:
+    """'<what> accuracy 97.5% (39/40)', or 'no <what> accuracy' for a loss without one."""
+    if acc is None:
+        return f"no {what} accuracy"
     return f"{what} accuracy {100.0 * acc:.1f}% ({round(acc * n)}/{n})"
 
 
