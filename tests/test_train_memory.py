@@ -15,7 +15,7 @@ import nn
 from nn.optim import SGD, LinearDecay
 
 PYPY = platform.python_implementation() == "PyPy"
-EPOCHS = 40
+EPOCHS = 30
 WARM = 10  # epochs before the baseline: PyPy's JIT and the first caches settle by then
 
 
