@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from nn import data
 from nn.plot import PlotUnavailable, image_format, plot_decision_boundary, plot_history, require_matplotlib
@@ -52,6 +52,15 @@ def non_negative(text: str) -> float:
     x = number(text)
     if x < 0.0:
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return x
+
+
+def fraction(text: str) -> float:
+    """A share in [0, 1): 0.2 for a fifth (1 would leave nothing)."""
+    x = number(text)
+    if not 0.0 <= x < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 up to (not including) 1, "
+                                         f"got {text!r}")
     return x
 
 
@@ -100,12 +109,28 @@ def check_output(option: str, path: str) -> None:
 
 # --- the data set and the loss (train and health) ----------------------------------------
 
+#: The generated 2-D data sets (train and health).
 DATASETS: Dict[str, Callable[..., data.Dataset]] = {
     "moons": data.make_moons, "circles": data.make_circles, "xor": data.make_xor,
     "spirals": data.make_spirals, "blobs": data.make_blobs,
 }
 BINARY = ("moons", "circles", "xor")
+#: Data sets read from files that ship with deltagrad (train only), and what they are.
+SHIPPED: Dict[str, Tuple[Callable[[], data.Dataset], str]] = {
+    "digits": (data.load_digits, "UCI handwritten digits, 8×8 pixels scaled to 0..1"),
+}
 LOSS_NAMES = ("hinge", "bce_with_logits", "mse", "cross_entropy")
+#: train's recipe where its options are not given: micrograd's demo, except where a data
+#: set has its own (the digits: 64 inputs, 10 classes, 1,437 samples to train on, so an
+#: MLP 64-32-10 with He init, and Adam in mini-batches for a few epochs).
+TRAIN_DEFAULTS: Dict[str, Any] = {"layers": [16, 16], "init": "uniform", "optimizer": "sgd",
+                                  "epochs": 100, "batch_size": None, "lr": {"sgd": 1.0, "adam": 0.05}}
+TRAIN_DEFAULTS_FOR: Dict[str, Dict[str, Any]] = {
+    "digits": {"layers": [32], "init": "he", "optimizer": "adam", "epochs": 6, "batch_size": 32,
+               "lr": {"sgd": 0.1, "adam": 0.03}},
+}
+#: The share of a data set held out to measure accuracy on samples not trained on.
+DEFAULT_TEST_FRACTION = 0.2
 
 
 def classes(args: argparse.Namespace) -> int:
@@ -113,18 +138,29 @@ def classes(args: argparse.Namespace) -> int:
     return 2 if args.dataset in BINARY else args.classes
 
 
+def loss_recipe(k: int, loss: Optional[str], name: str) -> Tuple[str, int, str]:
+    """(loss, number of outputs, label convention) for ``k`` classes and the loss asked
+    for (None: hinge for two classes, cross_entropy for more)."""
+    loss = loss or ("hinge" if k == 2 else "cross_entropy")
+    if loss == "cross_entropy":
+        return loss, k, "int"
+    if k != 2:
+        raise CLIError(f"--loss {loss} needs two classes but {name} has {k}; "
+                       "use --loss cross_entropy")
+    return loss, 1, "01" if loss == "bce_with_logits" else "pm1"
+
+
 def recipe(args: argparse.Namespace) -> Tuple[str, int, str]:
     """(loss, number of outputs, label convention) for the data set and loss asked for."""
     k = classes(args)
     if args.dataset not in BINARY and k < 2:
         raise CLIError(f"--classes must be at least 2, got {k}")
-    loss = args.loss or ("hinge" if k == 2 else "cross_entropy")
-    if loss == "cross_entropy":
-        return loss, k, "int"
-    if k != 2:
-        raise CLIError(f"--loss {loss} needs two classes but {args.dataset} has {k}; "
-                       "use --loss cross_entropy")
-    return loss, 1, "01" if loss == "bce_with_logits" else "pm1"
+    return loss_recipe(k, args.loss, args.dataset)
+
+
+def relabel(y: Sequence[int], labels: str) -> List[int]:
+    """Class indices as the loss wants them: 'int' and '01' as they are, 'pm1' as −1/+1."""
+    return [2 * c - 1 for c in y] if labels == "pm1" else list(y)
 
 
 def dataset(args: argparse.Namespace, labels: str) -> data.Dataset:
@@ -141,6 +177,80 @@ def dataset(args: argparse.Namespace, labels: str) -> data.Dataset:
     if labels != "int":
         kwargs["labels"] = "01" if labels == "01" else "pm1"
     return make(**kwargs)
+
+
+class Split(NamedTuple):
+    """train's data: samples to train on and held-out ones to test on (labels are class
+    indices 0..k−1), the class names of a CSV file (else None) and what the data is."""
+    X: List[List[float]]
+    y: List[int]
+    X_test: List[List[float]]
+    y_test: List[int]
+    k: int
+    names: Optional[List[str]]
+    about: str
+
+
+def training_data(args: argparse.Namespace) -> Split:
+    """The data ``--dataset`` or ``--data`` asks for, with a seeded held-out part of
+    ``--test-fraction``: generated sets draw it fresh (seed + 1), so the training
+    samples stay the ones ``--samples`` and ``--seed`` give; tables are split."""
+    return _generated(args) if args.dataset in DATASETS else _table(args)
+
+
+def _generated(args: argparse.Namespace) -> Split:
+    """A generated data set, and ``--test-fraction`` of its size drawn afresh for testing."""
+    f, seed = args.test_fraction, args.seed
+    k = classes(args)
+    if k < 2:
+        raise CLIError(f"--classes must be at least 2, got {k}")
+    X, y = dataset(args, "int")
+    n_test = max(math.ceil(f * len(X)), 4, k) if f else 0
+    X_test, y_test = dataset(argparse.Namespace(**{**vars(args), "samples": n_test, "seed": seed + 1}),
+                             "int") if n_test else ([], [])
+    noise = "" if args.noise is None else f", noise {args.noise:g}"
+    held = f"; {n_test} more held out for testing (seed {seed + 1})" if n_test else ""
+    return Split(X, y, X_test, y_test, k, None, f"{args.dataset}, {len(X)} samples{noise}, seed {seed}{held}")
+
+
+def _table(args: argparse.Namespace) -> Split:
+    """A shipped data set or a CSV file, with ``--test-fraction`` of its rows held out."""
+    f, seed = args.test_fraction, args.seed
+    names: Optional[List[str]] = None
+    if args.data:
+        X, y, names = data.load_csv(args.data)
+        what = args.data
+        if len(names) < 2:
+            raise CLIError(f"{args.data}: every row has the label {names[0]!r}; a classifier needs "
+                           "at least two classes")
+    else:
+        load, about = SHIPPED[args.dataset]
+        X, y = load()
+        what = f"{args.dataset} ({about})"
+    k = max(y) + 1
+    X_test: List[List[float]] = []
+    y_test: List[int] = []
+    if f:
+        n_test = math.ceil(f * len(X))
+        if n_test >= len(X):
+            raise CLIError(f"--test-fraction {f:g} would hold out {n_test} of the {len(X)} samples "
+                           f"of {what}, leaving none to train on; use a smaller fraction, or 0")
+        X, X_test, y, y_test = data.train_test_split(X, y, test_size=n_test, seed=seed)
+    held = f"; {len(X_test)} held out for testing (split with seed {seed})" if f else ""
+    return Split(X, y, X_test, y_test, k, names,
+                 f"{what}, {len(X)} samples, {len(X[0])} features, {k} classes{held}")
+
+
+def class_names(split: Split, labels: str) -> str:
+    """How a CSV file's labels map onto the classes the model outputs, or '' when they
+    already are those classes (0..k−1, or −1/+1 for hinge)."""
+    if split.names is None:
+        return ""
+    shown = relabel(list(range(split.k)), labels)
+    if [str(c) for c in shown] == split.names:
+        return ""
+    return "classes: " + ", ".join(f"{c:+d} = {name}" if labels == "pm1" else f"{c} = {name}"
+                                   for c, name in zip(shown, split.names))
 
 
 # --- train's pictures: --plot and --plot-boundary ----------------------------------------

@@ -18,7 +18,9 @@ def register(subparsers: Any) -> None:
         "predict", help="print a saved model's output for input points",
         description="Print a saved model's output for each point. A single output's class is its "
                     "sign (+1/-1, i.e. 1/0 for a model trained with bce_with_logits); with several "
-                    "outputs the class is the largest one. Points look like -0.5,0.3.")
+                    "outputs the class is the largest one. Points look like -0.5,0.3: as many "
+                    "comma-separated numbers as the model has inputs (a model trained with "
+                    "train --dataset digits takes an image's 64 pixels, each scaled to 0..1).")
     q.add_argument("--model", required=True, metavar="FILE", help="a model file saved by train --save")
     q.add_argument("points", nargs="+", metavar="x1,x2", help="input point(s), comma-separated numbers")
     q.set_defaults(func=run)
@@ -44,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     with no_grad():
         outputs = [model(x) for x in points]
     for text, out in zip(args.points, outputs):
+        if len(text) > 40:  # a long point (a digit's 64 pixels): its start names it
+            text = text[:37] + "..."
         if isinstance(out, list):
             z = [v.data for v in out]
             c = max(range(len(z)), key=z.__getitem__)

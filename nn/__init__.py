@@ -1,5 +1,13 @@
 """Neural networks on deltagrad Values: neurons, layers, MLPs, losses, optimisers, training."""
 
+import autograd as _engine
+
+if not hasattr(_engine, "OPS"):  # another distribution's top-level ``autograd`` came first
+    raise ImportError(
+        f"the package 'autograd' at {_engine.__file__} is not deltagrad's engine but another package "
+        "of that name (HIPS autograd, pip install autograd, has it too); the two cannot share an "
+        "environment: install deltagrad in a virtual environment of its own (python3 -m venv .venv)")
+
 from .bridge import from_torch, to_torch
 from .health import HealthReport, LayerHealth, health
 from .io import load

@@ -1,4 +1,5 @@
-"""Small 2-D data sets for classification, in pure Python.
+"""Data sets for classification, in pure Python: small 2-D generators, the handwritten
+digits, and your own CSV files.
 
 Every generator returns ``(X, y)``: ``X`` a list of ``[x1, x2]`` float lists, ``y`` a
 list of labels, one per point, in shuffled order.  Each draws from its own
@@ -11,18 +12,25 @@ Multi-class sets (spirals, blobs) give integer classes 0..k−1, for ``cross_ent
 
 A generator refuses more than ``MAX_SAMPLES`` points (10 million, about 1.5 GB of
 Python lists) with a ValueError before drawing any; pass ``max_samples=`` to go further.
+
+``load_digits`` reads the UCI handwritten digits shipped with deltagrad (1,797 8×8
+images, 10 classes) and ``load_csv`` reads a table of your own; both use only the
+standard library and download nothing.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import math
+import os
 import random
-from typing import List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from autograd.validate import integer, is_integer, is_real, real
 
 __all__ = ["make_moons", "make_circles", "make_xor", "make_spirals", "make_blobs",
-           "train_test_split", "MAX_SAMPLES"]
+           "load_digits", "load_csv", "MAX_CSV_BYTES", "train_test_split", "MAX_SAMPLES"]
 
 #: The most samples a generator makes unless its ``max_samples`` says otherwise.
 MAX_SAMPLES = 10_000_000
@@ -221,3 +229,129 @@ def train_test_split(X: Sequence[T], y: Sequence[L], test_size: Union[float, int
     _rng(seed, "train_test_split").shuffle(order)
     test, train = order[:n_test], order[n_test:]
     return [X[i] for i in train], [X[i] for i in test], [y[i] for i in train], [y[i] for i in test]
+
+
+#: Where the shipped data files live (package data, see nn/datasets/README.md).
+_DATASETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "datasets")
+
+
+def load_digits() -> Dataset:
+    """The UCI handwritten digits: 1,797 images of 8×8 pixels, labels 0..9 (the digit).
+
+    Each row of ``X`` is an image's 64 pixels, row by row from the top left, each the
+    count 0..16 of "on" pixels in a 4×4 block **divided by 16**, so inputs lie in 0..1.
+    The samples come in the file's order; split them with ``train_test_split``.  The data
+    (CC BY 4.0) ships with deltagrad, so nothing is downloaded: Alpaydin & Kaynak (1998),
+    UCI Machine Learning Repository, https://doi.org/10.24432/C50P49.
+    """
+    X: List[List[float]] = []
+    y: List[int] = []
+    with gzip.open(os.path.join(_DATASETS_DIR, "digits.csv.gz"), "rt", encoding="ascii", newline="") as f:
+        for row in csv.reader(f):
+            X.append([int(v) / 16.0 for v in row[:64]])
+            y.append(int(row[64]))
+    return X, y
+
+
+#: The largest file ``load_csv`` reads unless its ``max_bytes`` says otherwise (100 MB,
+#: about 12 million numbers: far more than a scalar engine trains on in a day).
+MAX_CSV_BYTES = 100 * 2**20
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_rows(path: str, max_bytes: Optional[int]) -> List[Tuple[int, List[str]]]:
+    """(line number, stripped fields) of every non-blank row of the file."""
+    limit = MAX_CSV_BYTES if max_bytes is None else integer(max_bytes, "load_csv max_bytes", 1)
+    with open(path, "rb") as f:  # FileNotFoundError and friends name the file already
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise ValueError(f"{path}: the file is larger than {limit:,} bytes; pass max_bytes= "
+                         "to read it anyway")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path}, line {line}: not UTF-8 text; save the table as a UTF-8 "
+                         "CSV file") from None
+    reader = csv.reader(text.splitlines())
+    rows = []
+    try:
+        for fields in reader:
+            fields = [field.strip() for field in fields]
+            if any(fields):
+                rows.append((reader.line_num, fields))
+    except csv.Error as e:
+        raise ValueError(f"{path}, line {reader.line_num + 1}: {e}") from None
+    return rows
+
+
+def _csv_sample(path: str, line: int, fields: List[str], width: int, header: bool) -> List[float]:
+    """One row's features as finite floats, or a ValueError naming the line and column."""
+    where = f"{path}, line {line}"
+    if len(fields) != width:
+        first = "the header" if header else "the first row"
+        raise ValueError(f"{where}: {len(fields)} columns, but {first} has {width}; every row "
+                         "needs the same columns (features, then the label)")
+    x = []
+    for column, field in enumerate(fields[:-1], start=1):
+        if not field:
+            raise ValueError(f"{where}, column {column}: the field is empty; every feature "
+                             "needs a number")
+        try:
+            v = float(field)
+        except ValueError:
+            raise ValueError(f"{where}, column {column}: {field!r} is not a number (every column "
+                             "but the last is a feature, and features are numbers)") from None
+        if not math.isfinite(v):
+            raise ValueError(f"{where}, column {column}: {field!r} is not a finite number")
+        x.append(v)
+    if not fields[-1]:
+        raise ValueError(f"{where}: the label (the last column) is empty")
+    return x
+
+
+def _class_order(labels: List[str]) -> List[str]:
+    """The distinct labels, numerically sorted when they are all numbers, else as text."""
+    distinct = list(dict.fromkeys(labels))
+    if all(_is_number(label) for label in distinct):
+        return sorted(distinct, key=float)
+    return sorted(distinct)
+
+
+def load_csv(path: Union[str, os.PathLike[str]], *, max_bytes: Optional[int] = None
+             ) -> Tuple[List[List[float]], List[int], List[str]]:
+    """A classification table from a CSV file: ``(X, y, classes)``.
+
+    Every column but the last is a feature (a finite number); the last is the label,
+    any text.  ``classes`` lists the distinct labels, sorted (numerically if they are all
+    numbers), and ``y[i]`` is the index of sample i's label in it, ready for
+    ``cross_entropy``.  A first row whose features are not numbers is a header and is
+    skipped; blank lines are skipped.  A bad row raises a ValueError naming the file, the
+    line, the column and what is wrong; a file over ``max_bytes`` (default
+    ``MAX_CSV_BYTES``) is refused before it is parsed.
+    """
+    name = os.fspath(path)
+    rows = _csv_rows(name, max_bytes)
+    if not rows:
+        raise ValueError(f"{name}: the file is empty; expected rows of features, then a label")
+    line, first = rows[0]
+    if len(first) < 2:
+        raise ValueError(f"{name}, line {line}: {len(first)} column; expected at least two "
+                         "(one or more features, then a label)")
+    header = not any(_is_number(field) for field in first[:-1])
+    if header:
+        rows = rows[1:]
+        if not rows:
+            raise ValueError(f"{name}: the file has a header (line {line}) but no rows of data")
+    X = [_csv_sample(name, n, fields, len(first), header) for n, fields in rows]
+    labels = [fields[-1] for _, fields in rows]
+    classes = _class_order(labels)
+    index: Dict[str, int] = {label: i for i, label in enumerate(classes)}
+    return X, [index[label] for label in labels], classes

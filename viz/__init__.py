@@ -16,8 +16,16 @@ from typing import Any, Dict, Optional, Union
 
 import graphviz
 
-from autograd import Value
-from autograd import display as _display
+import autograd as _engine
+
+if not hasattr(_engine, "OPS"):  # another distribution's top-level ``autograd`` came first
+    raise ImportError(
+        f"the package 'autograd' at {_engine.__file__} is not deltagrad's engine but another package "
+        "of that name (HIPS autograd, pip install autograd, has it too); the two cannot share an "
+        "environment: install deltagrad in a virtual environment of its own (python3 -m venv .venv)")
+
+from autograd import Value  # noqa: E402  (after the check, whose message beats an ImportError's)
+from autograd import display as _display  # noqa: E402
 
 from .display import display_svg
 from .dot import Drawing, GraphTooLargeError, draw, to_dot

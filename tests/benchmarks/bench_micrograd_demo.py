@@ -25,9 +25,13 @@ import pstats
 import statistics
 import sys
 import time
-import tracemalloc
 from operator import mul
 from typing import Callable, Dict, List, NamedTuple, Optional
+
+try:
+    import tracemalloc
+except ImportError:  # PyPy has no tracemalloc: its table has no peak-memory figures
+    tracemalloc = None  # type: ignore[assignment]
 
 import nn
 from autograd import Value, dot
@@ -369,14 +373,19 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     print(f"micrograd's demo: {SAMPLES} moons, MLP 2-{'-'.join(map(str, SIZES))}, hinge + {ALPHA:g}·Σθ², "
           f"SGD lr {LR_START}->{LR_END}, full batch; median {'wall' if args.wall else 'CPU'} time of "
-          f"{args.steps} steps (Python {platform.python_version()}, {platform.machine()})")
+          f"{args.steps} steps ({platform.python_implementation()} {platform.python_version()}, "
+          f"{platform.machine()})")
     # CPU time of this process by default: other programs running on the machine would
     # otherwise show up in the figures; --wall measures elapsed time instead.
     clock = time.perf_counter if args.wall else time.process_time
     times, losses = time_runners(runners, args.steps, clock)
-    memory: Dict[str, int] = {}
+    memory: Dict[str, Optional[int]] = {}
     for r, step in runners:  # one more step each, under tracemalloc
         gc.collect()
+        if tracemalloc is None:
+            losses[r.key].append(step(args.steps + 1))
+            memory[r.key] = None
+            continue
         tracemalloc.start()
         losses[r.key].append(step(args.steps + 1))
         memory[r.key] = tracemalloc.get_traced_memory()[1]
@@ -389,8 +398,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         t = median[r.key]
         to_floor = f"{t / floor:.1f}x" if floor else "-"
         to_micro = f"{micro / t:.1f}x faster" if micro and r.key != "d" else "-"
-        print(f"({r.key}) {r.name:<34} {1000 * t:>9.2f} ms {to_floor:>12} {to_micro:>13} "
-              f"{memory[r.key] / 1e6:>9.2f} MB")
+        peak = memory[r.key]
+        shown = "-" if peak is None else f"{peak / 1e6:.2f} MB"
+        print(f"({r.key}) {r.name:<34} {1000 * t:>9.2f} ms {to_floor:>12} {to_micro:>13} {shown:>12}")
 
     for r, step in runners:
         history = getattr(step, "history", None)

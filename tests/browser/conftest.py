@@ -8,6 +8,7 @@ no browser build is downloaded.  ``DELTAGRAD_CHROMIUM`` overrides the executable
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 from pathlib import Path
 from typing import Iterator
@@ -36,7 +37,9 @@ def browser() -> Iterator[object]:
     Per module, not per session: playwright's sync API keeps an event loop running while it
     is open, and a later test's own ``asyncio.run`` must not find it.
     """
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extra)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason=(
+        "playwright needs greenlet, which has no PyPy wheel" if platform.python_implementation() == "PyPy"
+        else "pip install playwright (test extra)"))
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=_chromium(), headless=True, args=_FLAGS)
         yield b
