@@ -50,7 +50,7 @@ class Value:
     compare numbers.
     """
 
-    __slots__ = ("data", "grad", "label", "tag", "_op", "_prev", "_local", "_arg")
+    __slots__ = ("data", "grad", "label", "tag", "_op", "_prev", "_local", "_arg", "_mark")
     # The slots' types (written by _FIELDS below, not in __init__, so declared here).
     data: float
     grad: float
@@ -60,6 +60,7 @@ class Value:
     _prev: Tuple[Value, ...]
     _local: Tuple[float, ...]
     _arg: Optional[float]
+    _mark: object  # which backward last reached it (see graph.backward)
 
     def __init__(self, data: Number, label: str = "") -> None:
         cls = data.__class__
@@ -184,6 +185,14 @@ _FIELDS = """\
     v._prev = {prev}
     v._local = {local}
     v._arg = {arg}
+    v._mark = None
+"""
+
+# While a tape records (autograd.graph.tape), each computed node is appended to it as it is
+# made, so backward can walk creation order, newest first, instead of searching the graph.
+_RECORD = """\
+    if _record is not None:
+        _record(v)
 """
 
 # While any mode is entered anywhere (no_grad, detect_anomaly, compile's tracing), ops take
@@ -194,15 +203,19 @@ _CHECK_MODES = """\
 """
 
 
-def _node_source(out: str, name: str, prev: str, local: str, arg: str, modes: bool = True) -> str:
-    """Lines that make and return a new node (checking the modes first, unless ``modes`` is False)."""
+def _node_source(out: str, name: str, prev: str, local: str, arg: str, modes: bool = True,
+                 record: bool = True) -> str:
+    """Lines that make and return a new node (checking the modes first, unless ``modes`` is
+    False; putting it on the tape, if one records, unless ``record`` is False)."""
     fields = dict(out=out, name=name, prev=prev, local=local, arg=arg)
     return ((_CHECK_MODES.format(**fields) if modes else "") + "    v = _new(Value)\n"
-            + _FIELDS.format(label='""', **fields) + "    return v\n")
+            + _FIELDS.format(label='""', **fields) + (_RECORD if record else "")
+            + "    return v\n")
 
 
 #: The globals of all generated code: the op table's helpers and what a new node needs.
-_SCOPE: Dict[str, Any] = dict(HELPERS, Value=Value, _new=_new, _modes=_modes, _Real=numbers.Real)
+_SCOPE: Dict[str, Any] = dict(HELPERS, Value=Value, _new=_new, _modes=_modes, _Real=numbers.Real,
+                              _record=None)
 
 
 def _define(source: str, name: str, doc: str, filename: str = "<deltagrad node>") -> Callable[..., Any]:
@@ -223,7 +236,7 @@ _fill: Callable[[Value, float, str], None] = _define("def _fn(v, data, label):\n
 _NodeMaker = Callable[[float, str, Tuple[Value, ...], Tuple[float, ...], Optional[float]], Value]
 _make: _NodeMaker = _define(
     "def _fn(out, name, prev, local, arg):\n"
-    + _node_source("out", "name", "prev", "local", "arg", modes=False), "_make",
+    + _node_source("out", "name", "prev", "local", "arg", modes=False, record=False), "_make",
     "A new node, whatever mode is entered (the slow path's constructor).")
 _node: Callable[..., Value] = _define(
     "def _fn(out, name, prev, local, arg=None):\n"
@@ -235,7 +248,8 @@ _const: Callable[[object], Value] = _define(
     "    if cls is not float and cls is not int:\n"
     "        if cls is bool or not isinstance(x, _Real):\n"
     "            return NotImplemented\n"
-    + _node_source("float(x)", '"const"', "()", "()", "None", modes=False), "_const",
+    + _node_source("float(x)", '"const"', "()", "()", "None", modes=False, record=False),
+    "_const",
     "Wrap a plain number as a constant leaf, or NotImplemented for anything else.")
 
 
@@ -249,6 +263,9 @@ def _special(out: float, name: str, prev: Tuple[Value, ...], local: Tuple[float,
     if not _modes.is_grad_enabled():
         name, prev, local, arg = "", (), (), None
     v = _make(out, name, prev, local, arg)
+    record = _SCOPE["_record"]
+    if record is not None and prev:
+        record(v)
     tracer = _modes.current_tracer()
     if tracer is not None:
         tracer.record(v)

@@ -17,6 +17,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 from autograd import Value, dot, no_grad
+from autograd.graph import tape
 from autograd.validate import flag, integer, real
 
 from . import losses as _losses
@@ -223,7 +224,8 @@ def _eager_step(objective: Objective, optimizer: Optimizer) -> Step:
     Python's cyclic garbage collector is paused during the step: a step allocates tens
     of thousands of nodes that stay alive until it ends, and the collector would rescan
     them again and again; they hold no reference cycles (a node only refers to its
-    parents), so reference counting frees the graph when the step is over.
+    parents), so reference counting frees the graph when the step is over.  The step runs
+    under an ``autograd.graph.tape``, so backward walks the nodes as they were made.
     """
     zero_grad = optimizer.zero_grad
     isenabled, disable, enable = gc.isenabled, gc.disable, gc.enable
@@ -232,9 +234,10 @@ def _eager_step(objective: Objective, optimizer: Optimizer) -> Step:
         collecting = isenabled()
         disable()
         try:
-            err, preds = objective(xb, yb)
-            zero_grad()
-            err.backward()
+            with tape():
+                err, preds = objective(xb, yb)
+                zero_grad()
+                err.backward()
         finally:
             if collecting:
                 enable()
