@@ -26,7 +26,7 @@ from . import display as _display
 from . import modes as _modes
 from .ops import HELPERS, OPS, Op
 
-__all__ = ["Value", "vsum", "dot", "Number"]
+__all__ = ["Value", "vsum", "dot", "dense", "Number"]
 
 Number = Union[int, float]
 _new = object.__new__
@@ -180,7 +180,7 @@ _FIELDS = """\
     v.data = {out}
     v.grad = 0.0
     v.label = {label}
-    v.tag = None
+    v.tag = {tag}
     v._op = {name}
     v._prev = {prev}
     v._local = {local}
@@ -209,7 +209,7 @@ def _node_source(out: str, name: str, prev: str, local: str, arg: str, modes: bo
     False; putting it on the tape, if one records, unless ``record`` is False)."""
     fields = dict(out=out, name=name, prev=prev, local=local, arg=arg)
     return ((_CHECK_MODES.format(**fields) if modes else "") + "    v = _new(Value)\n"
-            + _FIELDS.format(label='""', **fields) + (_RECORD if record else "")
+            + _FIELDS.format(label='""', tag="None", **fields) + (_RECORD if record else "")
             + "    return v\n")
 
 
@@ -231,7 +231,7 @@ def _define(source: str, name: str, doc: str, filename: str = "<deltagrad node>"
 # Their types, which generated code cannot declare: (v, data, label), (out, name, prev,
 # local, arg), the same with arg optional, and (x) -> a "const" Value or NotImplemented.
 _fill: Callable[[Value, float, str], None] = _define("def _fn(v, data, label):\n" + _FIELDS.format(
-    out="data", label="label", name='""', prev="()", local="()", arg="None"), "_fill",
+    out="data", label="label", tag="None", name='""', prev="()", local="()", arg="None"), "_fill",
     "Set the fields of a Value made by ``Value(data, label)``.")
 _NodeMaker = Callable[[float, str, Tuple[Value, ...], Tuple[float, ...], Optional[float]], Value]
 _make: _NodeMaker = _define(
@@ -422,3 +422,63 @@ def dot(weights: Iterable[Union[Value, Number]], inputs: Iterable[Union[Value, N
     if bias.__class__ is not Value:
         bias = _as_values((bias,), "dot bias")[0]
     return _node(out + bias.data, "dot", (*weights, *inputs, bias), (*xd, *wd, 1.0))
+
+
+# --- a layer of neurons: its dot nodes (and relu nodes) made in one go ----------------
+
+_DENSE = """\
+def _fn(rows, x, xd, relu, names):
+    record = _record
+    x = tuple(x)
+    xd = tuple(xd)
+    out = []
+    append = out.append
+    for (w, bias, wd, wd1, bd), (label, tag, o_label, o_tag) in zip(rows, names):
+        a = _sum(map(_mul, wd, xd), 0.0) + bd
+        v = _new(Value)
+{u_fields}        if record is not None:
+            record(v)
+        if relu:
+            u = v
+            v = _new(Value)
+{o_fields}            if record is not None:
+                record(v)
+        append(v)
+    return out
+"""
+
+
+def _dense_source() -> str:
+    relu = OPS["relu"]
+    u = _FIELDS.format(out="a", label="label", tag="tag", name='"dot"', prev="(*w, *x, bias)",
+                       local="xd + wd1", arg="None")
+    o = _FIELDS.format(out=relu.forward, label="o_label", tag="o_tag", name='"relu"', prev="(u,)",
+                       local=_tuple(relu.local), arg="None")
+    return _DENSE.format(u_fields=_indent(u, "    "), o_fields=_indent(o, "        "))
+
+
+_SCOPE.update(_sum=_sum_left_to_right, _mul=_mul)
+_dense = _define(_dense_source(), "_dense", "dense's fast path (no mode entered anywhere).")
+
+
+def dense(rows: Sequence[tuple], x: Sequence[Value], xd: Sequence[float], relu: bool,
+          names: Sequence[tuple]) -> List[Value]:
+    """One neuron per row: u_i = Σ_ℓ θ_iℓ·o_ℓ + b_i as a ``dot`` node, then o_i = relu(u_i) as a
+    ``relu`` node when ``relu`` (else the u_i), labelled and tagged as they are made.
+
+    The nodes are exactly ``dot(θ_i, x, b_i)`` and ``.relu()``'s, made the cheap way: each
+    input's number ``xd`` is read once for all rows, and each row comes ready, as
+    ``(θ_i, b_i, θ_i's numbers, (*θ_i's numbers, 1.0), b_i's number)``, read once per batch.
+    ``names`` gives each row's ``(u label, u tag, o label, o tag)``.
+    """
+    if _modes.active:  # a mode decides what each op does: the ops themselves, one by one
+        out = []
+        for (w, bias, _, _, _), (label, tag, o_label, o_tag) in zip(rows, names):
+            u = dot(w, x, bias)
+            u.label, u.tag = label, tag
+            if relu:
+                u = u.relu()
+                u.label, u.tag = o_label, o_tag
+            out.append(u)
+        return out
+    return _dense(rows, x, xd, relu, names)

@@ -23,6 +23,7 @@ from autograd.validate import flag, integer, real
 from . import losses as _losses
 from .compiled_step import CompiledStep, Objective
 from .health import health as _health
+from .module import MLP
 from .optim import SGD, Adam, Optimizer, Schedule, clip_grad_norm
 
 __all__ = ["fit", "evaluate", "History", "OPTIMIZERS"]
@@ -208,8 +209,10 @@ def _objective(model: Callable[[Any], Any], loss_fn: Callable[..., Value], l2: f
     The penalty (micrograd's regularisation) is one fused ``dot(θ, θ)`` node, left out
     when ``l2`` is 0.  Returns ``objective(xb, yb) -> (Err, predictions)``.
     """
+    batch = model.forward_batch if type(model).forward is MLP.forward else None
+
     def objective(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[Value, List[Any]]:
-        preds = [model(x) for x in xb]
+        preds = batch(xb) if batch is not None else [model(x) for x in xb]
         err = loss_fn(preds, yb)
         if l2:
             err = err + l2 * dot(params, params)
