@@ -237,6 +237,18 @@ class Compiled:
             return self._result(result[:-1]), shaped
         return self._result(self._step(flat, self._variables))
 
+    def function(self, mode: str = "step") -> Callable[..., Any]:
+        """The generated function itself, ``fn(flat_inputs, variables)``, for callers that
+        call it many times with inputs they checked once (``nn``'s compiled training step).
+
+        ``mode`` is "step" (forward and backward), "forward" or "input_grads"; ``flat_inputs``
+        is a list of floats (all inputs flattened), ``variables`` is ``self.variables``.  It
+        returns what ``source`` shows: the output, then the aux values if any, unshaped.
+        """
+        if mode not in ("step", "forward", "input_grads"):
+            raise ValueError(f"mode must be 'step', 'forward' or 'input_grads', got {mode!r}")
+        return self._function(mode)
+
     def forward(self, *inputs: Any) -> Any:
         """Only the output value (and aux values): no gradients computed or added."""
         return self._result(self._function("forward")(self._flatten(inputs), self._variables))

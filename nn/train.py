@@ -337,7 +337,7 @@ def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     objective = _objective(model, loss_fn, l2, opt.params)
     step: Step
     if compile:
-        step = compiled = CompiledStep(objective, opt, X, y, trace_targets=loss_fn is _losses.mse)
+        step = compiled = CompiledStep(model, loss_fn, opt, X, y, objective, l2)
         batches = _Batches(compiled.X, compiled.y, y, batch_size, seed, compiled.regroup_key)
     else:
         step, batches = _eager_step(objective, opt), _Batches(X, y, y, batch_size, seed)
