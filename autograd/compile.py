@@ -249,6 +249,26 @@ class Compiled:
             raise ValueError(f"mode must be 'step', 'forward' or 'input_grads', got {mode!r}")
         return self._function(mode)
 
+    def accumulator(self, params: Sequence[Value]) -> Optional[Callable[..., Any]]:
+        """The step as ``fn(flat_inputs, (W, G))``: variable ``params[i]``'s number read from
+        ``W[i]``, its gradient added into ``G[i]`` (not into ``.grad``), in the order
+        ``backward`` adds it.  A loop over samples reads the numbers and writes the gradients
+        once instead of once per call.  None when some variable is not in ``params`` (or is
+        a computed Value made outside fn, whose backward must go on).
+        """
+        index = {id(p): i for i, p in enumerate(params)}
+        if any(v._prev or id(v) not in index for v in self._variables):
+            return None
+        order = [index[id(v)] for v in self._variables]
+        source = _codegen.emit(self._graph, "accumulate", order, len(params))
+        filename = f"<deltagrad.compile {_codegen._identifier(self.__name__)} #{next(_counter)}>"
+        namespace = dict(self._namespace)
+        exec(builtins.compile(source, filename, "exec"), namespace)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)
+        self._sources["accumulate"] = source
+        return namespace["accumulate"]  # type: ignore[return-value]
+
     def forward(self, *inputs: Any) -> Any:
         """Only the output value (and aux values): no gradients computed or added."""
         return self._result(self._function("forward")(self._flatten(inputs), self._variables))

@@ -170,14 +170,14 @@ class CompiledStep:
             return self.batch_steps(xb, yb)
         programs = self._programs(xb, yb)
         self.zero_grad()
-        n = len(xb)
+        params, l2, n = self.params, self.l2, len(xb)
         seed = 1.0 / n if n > 1 else 1.0  # the gradient eager's Err passes to each term
-        l2 = self.l2
+        weights = [p.data for p in params]  # read once per batch
         if l2:  # eager adds ∂(l2·Σθ²)/∂θ first: the dot node θ·θ gives each θ two l2·θ
-            for p in self.params:
-                d = p.data * l2
-                p.grad += d
-                p.grad += d
+            grads = [0.0 + w * l2 + w * l2 for w in weights]
+        else:
+            grads = [0.0] * len(params)
+        state = (weights, grads)
         terms = [0.0] * n
         preds: list = [None] * n
         traced = self.traced_targets
@@ -187,15 +187,27 @@ class CompiledStep:
             if traced:
                 t = yb[i]
                 tail = [t, seed] if t.__class__ is float else [*t, seed]
-            result = fn(xb[i] + tail, variables)[1]
+            if variables is None:
+                result = fn(xb[i] + tail, state)[1]
+            else:  # variables beyond the optimiser's: their .grad is read and written per call
+                for p, g in zip(params, grads):
+                    p.grad = g
+                result = fn(xb[i] + tail, variables)[1]
+                grads = [p.grad for p in params]
+                state = (weights, grads)
             terms[i] = result[0]
             preds[i] = result[1] if single else list(result[1:])
+        for p, g in zip(params, grads):
+            p.grad = g
         total = 0.0
         for term in terms:
             total += term
         err = total * seed if n > 1 else total
         if l2:
-            err = err + l2 * sum([p.data * p.data for p in self.params], 0.0)
+            squares = 0.0  # Σθ² as eager's dot node adds it, left to right
+            for w in weights:
+                squares += w * w
+            err = err + l2 * squares
         return err, preds
 
     def _programs(self, xb: Sequence[List[float]], yb: Sequence[Any]) -> list:
@@ -253,6 +265,9 @@ class CompiledStep:
         else:
             self.compiled_steps += 1
             self.compile_seconds += time.perf_counter() - start
+            accumulate = compiled.accumulator(self.params)
+            if accumulate is not None:
+                return accumulate, None, self._single
             return compiled.function("step"), compiled.variables, self._single
         _cannot_trace(self.objective, xb, yb, failure)
         raise AssertionError("unreachable")  # pragma: no cover

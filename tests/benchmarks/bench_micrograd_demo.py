@@ -92,8 +92,8 @@ def run_fit_compiled(w: Workload) -> Step:
     model.load_state_dict(w.state)
     opt = nn.SGD(model.parameters(), lr=LR_START)
     schedule = nn.LinearDecay(opt, LR_START, LR_END, LR_STEPS)
-    step = CompiledStep(_objective(model, nn.hinge, ALPHA, opt.params), opt, w.X, w.y,
-                        trace_targets=False)
+    step = CompiledStep(model, nn.hinge, opt, w.X, w.y,
+                        _objective(model, nn.hinge, ALPHA, opt.params), ALPHA)
     X, y = step.X, step.y
 
     def run(k: int) -> float:
