@@ -11,6 +11,7 @@ place, the ``_FIELDS`` template, which every function that makes a node is built
 
 from __future__ import annotations
 
+import ast
 import math
 import numbers
 import sys
@@ -285,7 +286,31 @@ def _guard(op: Op) -> str:
 
 
 def _tuple(items: Sequence[str]) -> str:
+    """The source of a tuple of ``items``; a one-item tuple whose item is a choice between
+    numbers (relu's ``0.0 if a <= 0.0 else 1.0``) becomes a choice between constant
+    tuples, which Python shares between all nodes instead of making one per node."""
+    if len(items) == 1:
+        tree = ast.parse(items[0], mode="eval").body
+        if isinstance(tree, ast.IfExp) and _choices_of_numbers(tree):
+            return ast.unparse(_wrap_numbers(tree))
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _choices_of_numbers(node: ast.expr) -> bool:
+    """True if every outcome of the (nested) conditional ``node`` is a literal number."""
+    if isinstance(node, ast.IfExp):
+        return _choices_of_numbers(node.body) and _choices_of_numbers(node.orelse)
+    try:
+        return isinstance(ast.literal_eval(node), float)
+    except ValueError:
+        return False
+
+
+def _wrap_numbers(node: ast.expr) -> ast.expr:
+    """``node`` with each outcome ``x`` replaced by the one-item tuple ``(x,)``."""
+    if isinstance(node, ast.IfExp):
+        return ast.IfExp(node.test, _wrap_numbers(node.body), _wrap_numbers(node.orelse))
+    return ast.Tuple([node], ast.Load())
 
 
 def _op_body(op: Op, prev: str, arg: str) -> str:
