@@ -466,13 +466,13 @@ def side_by_side(roots: List[str], long: bool) -> Dict[str, List[dict]]:
 
 
 def _columns(values: List[str]) -> str:
-    return "".join(f"{v:>16}" for v in values)
+    return "".join(f"{v:>22}" for v in values)
 
 
 def print_side_by_side(results: Dict[str, List[dict]], names: List[str]) -> Dict[str, float]:
     """Print the jobs' table (one column per checkout); returns this checkout's figures."""
     mine: Dict[str, float] = {}
-    print(f"\n{'':52}" + _columns(names))
+    print(f"\n{'':56}" + _columns(names))
     for key, runs in results.items():
         if not key.startswith("fit|"):
             continue
@@ -480,19 +480,19 @@ def print_side_by_side(results: Dict[str, List[dict]], names: List[str]) -> Dict
         label = f"{name}, {'compile=True' if compile == '1' else 'eager'}"
         cells = [f"{r['seconds']:.2f} s" + (f" ({r['compiles']}x {r['compile_seconds']:.2f})"
                                              if compile == "1" else "") for r in runs]
-        print(f"{label:<52}" + _columns(cells))
+        print(f"{label:<56}" + _columns(cells))
         mine[key] = runs[0]["seconds"]
         if compile == "1":
             mine[key + "|compile"] = runs[0]["compile_seconds"]
     step, chain = results["eager_step"], results["chain"]
-    print(f"{'eager nn.fit step on the demo (ms)':<52}" + _columns([f"{r['ms']:.2f}" for r in step]))
-    print(f"{'x = x * 1.0001: bytes per op':<52}"
+    print(f"{'eager nn.fit step on the demo (ms)':<56}" + _columns([f"{r['ms']:.2f}" for r in step]))
+    print(f"{'x = x * 1.0001: bytes per op':<56}"
           + _columns([f"{r['bytes_per_op']:.0f} B" for r in chain]))
-    print(f"{'1,000,000-node chain, forward + backward':<52}"
+    print(f"{'1,000,000-node chain, forward + backward':<56}"
           + _columns([f"{r['seconds']:.2f} s" for r in chain]))
     for compile in ("0", "1"):
         what = "--compile" if compile == "1" else "eager"
-        print(f"{'deltagrad train ' + what + ': peak memory':<52}"
+        print(f"{'deltagrad train ' + what + ': peak memory':<56}"
               + _columns([f"{r['mb']:.0f} MB" for r in results[f'cli|{compile}']]))
     mine.update(step_ms=step[0]["ms"], bytes_per_op=chain[0]["bytes_per_op"],
                 chain_s=chain[0]["seconds"], cli_eager=results["cli|0"][0]["mb"],
