@@ -267,7 +267,8 @@ class Compiled:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         weakref.finalize(self, linecache.cache.pop, filename, None)
         self._sources["accumulate"] = source
-        return namespace["accumulate"]  # type: ignore[return-value]
+        accumulate: Callable[..., Any] = namespace["accumulate"]
+        return accumulate
 
     def forward(self, *inputs: Any) -> Any:
         """Only the output value (and aux values): no gradients computed or added."""

@@ -486,8 +486,14 @@ _SCOPE.update(_sum=_sum_left_to_right, _mul=_mul)
 _dense = _define(_dense_source(), "_dense", "dense's fast path (no mode entered anywhere).")
 
 
-def dense(rows: Sequence[tuple], x: Sequence[Value], xd: Sequence[float], relu: bool,
-          names: Sequence[tuple]) -> List[Value]:
+#: One neuron, as ``dense`` takes it: (θ, b, θ's numbers, (*θ's numbers, 1.0), b's number).
+Row = Tuple[Tuple[Value, ...], Value, List[float], Tuple[float, ...], float]
+#: One neuron's node names: (u label, u tag, o label, o tag).
+Names = Tuple[str, object, str, object]
+
+
+def dense(rows: Sequence[Row], x: Sequence[Value], xd: Sequence[float], relu: bool,
+          names: Sequence[Names]) -> List[Value]:
     """One neuron per row: u_i = Σ_ℓ θ_iℓ·o_ℓ + b_i as a ``dot`` node, then o_i = relu(u_i) as a
     ``relu`` node when ``relu`` (else the u_i), labelled and tagged as they are made.
 
@@ -506,4 +512,5 @@ def dense(rows: Sequence[tuple], x: Sequence[Value], xd: Sequence[float], relu: 
                 u.label, u.tag = o_label, o_tag
             out.append(u)
         return out
-    return _dense(rows, x, xd, relu, names)
+    made: List[Value] = _dense(rows, x, xd, relu, names)
+    return made

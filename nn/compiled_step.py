@@ -37,7 +37,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from itertools import chain
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from autograd import Value
 from autograd import compile as _compile
@@ -57,6 +57,10 @@ COMPILE_CACHE_SIZE = 64
 #: A step warns (once) when at least this many compiles were needed ...
 _WARN_COMPILES = 16
 # ... and more than half of the steps so far needed one.
+
+#: A compiled sample: its generated function, the variables it reads (None: it takes the
+#: weights and gradient lists instead), and whether the model has a single output.
+_Program = Tuple[Callable[..., Any], Optional[Tuple[Value, ...]], bool]
 
 #: A batch objective: (samples, targets) -> (Err, predictions), built eagerly.
 Objective = Callable[[Sequence[Any], Sequence[Any]], Tuple[Value, List[Any]]]
@@ -159,7 +163,7 @@ class CompiledStep:
             except TypeError:  # targets without an order: no regrouping, only more compiles
                 pass
         self.batch_steps = None if self.per_sample else _BatchSteps(self)
-        self.samples: dict = {}
+        self.samples: Dict[Any, _Program] = {}
         self.steps = 0
         self.compiled_steps = 0
         self.compile_seconds = 0.0
@@ -179,7 +183,7 @@ class CompiledStep:
             grads = [0.0] * len(params)
         state = (weights, grads)
         terms = [0.0] * n
-        preds: list = [None] * n
+        preds: List[Any] = [None] * n
         traced = self.traced_targets
         tail = [seed]
         for i in range(n - 1, -1, -1):  # eager's backward meets the samples last to first
@@ -210,7 +214,7 @@ class CompiledStep:
             err = err + l2 * squares
         return err, preds
 
-    def _programs(self, xb: Sequence[List[float]], yb: Sequence[Any]) -> list:
+    def _programs(self, xb: Sequence[List[float]], yb: Sequence[Any]) -> List[_Program]:
         """The compiled sample of each sample of the batch (compiling the ones not met yet)."""
         samples = self.samples
         if self.traced_targets:
@@ -250,7 +254,7 @@ class CompiledStep:
             return term * flat[-1], [term, *outs]
         return sample
 
-    def _build(self, xb: Sequence[List[float]], yb: Sequence[Any], i: int) -> tuple:
+    def _build(self, xb: Sequence[List[float]], yb: Sequence[Any], i: int) -> _Program:
         """Compile the sample ``xb[i]`` with its target ``yb[i]``: (function, variables, outputs)."""
         start = time.perf_counter()
         t = yb[i]
@@ -270,10 +274,10 @@ class CompiledStep:
                 return accumulate, None, self._single
             return compiled.function("step"), compiled.variables, self._single
         _cannot_trace(self.objective, xb, yb, failure)
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _cannot_trace(objective: Objective, xb: Sequence[Any], yb: Sequence[Any], failure: Exception):
+def _cannot_trace(objective: Objective, xb: Sequence[Any], yb: Sequence[Any],
+                  failure: Exception) -> NoReturn:
     """Raise what eager raises for this batch (bad labels, log of 0, ...) as compile=False
     would; only what fails under tracing alone is compile's own limit, said as such."""
     objective(xb, yb)

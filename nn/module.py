@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from autograd import Value, dot
 from autograd.validate import integer, is_real, real
-from autograd.value import dense
+from autograd.value import Row, dense
 
 if TYPE_CHECKING:
     import os
@@ -302,16 +302,16 @@ class Layer(Module):
             data.append(xi.data)
         return out, data
 
-    def rows(self) -> List[tuple]:
+    def rows(self) -> List[Row]:
         """Each neuron's weights and bias, and their numbers, as ``autograd.value.dense`` takes
         them: read once, then used for every sample of a batch."""
-        rows = []
+        rows: List[Row] = []
         for n in self.neurons:
             wd = [w.data for w in n.w]
             rows.append((tuple(n.w), n.b, wd, (*wd, 1.0), n.b.data))
         return rows
 
-    def _forward(self, x: List[Value], xd: List[float], rows: List[tuple]) -> List[Value]:
+    def _forward(self, x: List[Value], xd: List[float], rows: List[Row]) -> List[Value]:
         """The layer's outputs for inputs ``x`` (Values) with numbers ``xd``."""
         act = self.neurons[0]._act
         relu = act is _RELU

@@ -209,7 +209,8 @@ def _objective(model: Callable[[Any], Any], loss_fn: Callable[..., Value], l2: f
     The penalty (micrograd's regularisation) is one fused ``dot(θ, θ)`` node, left out
     when ``l2`` is 0.  Returns ``objective(xb, yb) -> (Err, predictions)``.
     """
-    batch = model.forward_batch if type(model).forward is MLP.forward else None
+    batch = model.forward_batch if isinstance(model, MLP) and type(model).forward is MLP.forward \
+        else None
 
     def objective(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[Value, List[Any]]:
         preds = batch(xb) if batch is not None else [model(x) for x in xb]
