@@ -277,11 +277,15 @@ def _chunks(items: Sequence[str]) -> Iterable[Tuple[str, ...]]:
 
 
 class _Emitter:
-    def __init__(self, g: Graph, mode: str) -> None:
+    def __init__(self, g: Graph, mode: str, order: Optional[Sequence[int]] = None) -> None:
         self.g = g
         self.mode = mode
         self.ref = [literal(n.value) if n.kind is CONST else n.name for n in g.nodes]
         self.units: List[_Unit] = []
+        # "accumulate": the variables' gradients go straight into _G[i] (i = order[slot])
+        self.order = order
+        self.grad = ["d_" + n.name if order is None or n.kind is not VARIABLE
+                     else f"_G[{order[n.slot]}]" for n in g.nodes]
 
     # forward ----------------------------------------------------------------------
     def _subs(self, node: Node, name: str) -> Dict[str, str]:
@@ -365,7 +369,7 @@ class _Emitter:
             "# node first; a node whose gradient is 0 passes nothing on, as in backward();",
             "# a variable's d_ starts from its .grad, because gradients accumulate"]))
         started = [False] * n
-        droot = "d_" + nodes[root].name
+        droot = self.grad[root]
         if nodes[root].kind is COMPUTED:
             self.units.append(_Unit([f"{droot} = 1.0"], (droot,)))
         else:  # the output is a leaf: it only receives the seed
@@ -382,7 +386,7 @@ class _Emitter:
                     and nodes[targets[0][1]].kind is not VARIABLE):
                 # The only product this operand gets (a neuron's u from its o, say): one line.
                 pos, p = targets[0]
-                dp = "d_" + nodes[p].name
+                dp = self.grad[p]
                 started[p] = True
                 line = f"{dp} = {_product(dc, local[pos])}"
                 self.units.append(_Unit([line if c == root else line + f" if {dc} else 0.0"], (dp,)))
@@ -391,12 +395,12 @@ class _Emitter:
             lines = []
             for pos, p in targets:
                 d = local[pos]
-                dp = "d_" + nodes[p].name
+                dp = self.grad[p]
                 if d == "-1.0":
                     lines.append(f"{dp} -= {dc}")
                 else:
                     lines.append(f"{dp} += {_product(dc, d)}")
-            defs = ["d_" + nodes[p].name for _, p in targets]
+            defs = [self.grad[p] for _, p in targets if not self.grad[p].startswith("_G")]
             if c == root:  # its gradient is 1.0: nothing to test
                 self.units.append(_Unit(lines, defs))
                 continue
@@ -413,6 +417,8 @@ class _Emitter:
                 continue
             started[p] = True
             node = self.g.nodes[p]
+            if node.kind is VARIABLE and self.order is not None:
+                continue  # its _G[i] already holds what earlier calls added
             if node.kind is VARIABLE:
                 self.units.append(_Unit([f"d_{node.name} = _V[{node.slot}].grad"],
                                         ("d_" + node.name,)))
@@ -427,7 +433,7 @@ class _Emitter:
             lines = []
             for i in range(g.n_root):
                 node = nodes[i]
-                if self.needs[i] and node.kind is VARIABLE:
+                if self.needs[i] and node.kind is VARIABLE and self.order is None:
                     lines.append(f"_V[{node.slot}].grad = d_{node.name}")
             for i in range(g.n_root):
                 node = nodes[i]
@@ -467,27 +473,33 @@ def _tuple(items: Iterable[str]) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
-def emit(g: Graph, mode: str) -> str:
-    """Source of a function ``mode(_X, _V)`` for ``mode`` in forward, step, input_grads.
+def emit(g: Graph, mode: str, order: Optional[Sequence[int]] = None, n_weights: int = -1) -> str:
+    """Source of a function ``mode(_X, _V)`` for ``mode`` in forward, step, input_grads,
+    accumulate.
 
     ``_X`` is the flat tuple of input numbers, ``_V`` the list of variables.  It returns
     the output value, then (if the graph has aux outputs) their values, then (for
     input_grads) ∂out/∂x for every input; step and input_grads add the gradients into the
-    variables' ``.grad``.
+    variables' ``.grad``.  For accumulate, ``_V`` is a pair ``(_W, _G)`` of lists: variable
+    ``slot``'s number is ``_W[order[slot]]`` and its gradient is added into
+    ``_G[order[slot]]``, product by product in eager's order (a step over many samples reads
+    the numbers once and writes the ``.grad`` once, not once per call); ``n_weights`` is
+    ``len(_W)``.
     """
-    e = _Emitter(g, mode)
+    e = _Emitter(g, "step" if mode == "accumulate" else mode, order)
     e.forward()
     backward = mode != "forward"
     want_inputs = mode == "input_grads"
     if backward:
         e.backward(want_inputs)
     e.finish(want_inputs, backward)
-    return _assemble(g, mode, e.units)
+    return _assemble(g, mode, e.units, order, n_weights)
 
 
-def _preamble(g: Graph, used: Optional[Set[str]]) -> List[str]:
+def _preamble(g: Graph, used: Optional[Set[str]], order: Optional[Sequence[int]] = None,
+              n_weights: int = -1) -> List[str]:
     """Lines reading the inputs and the variables' .data (all of them, or those in ``used``)."""
-    lines = []
+    lines = [] if order is None else ["_W, _G = _V"]
     if used is None:
         if g.input_nodes:
             names = ["_" if i < 0 else g.nodes[i].name for i in g.input_nodes]
@@ -496,17 +508,25 @@ def _preamble(g: Graph, used: Optional[Set[str]]) -> List[str]:
         for slot, i in enumerate(g.input_nodes):
             if i >= 0 and g.nodes[i].name in used:
                 lines.append(f"{g.nodes[i].name} = _X[{slot}]")
+    if used is None and order is not None and sorted(order) == list(range(n_weights)):
+        names = [""] * len(order)  # every number of _W is a variable's: one unpacking
+        for node in g.nodes:
+            if node.kind is VARIABLE:
+                names[order[node.slot]] = node.name
+        return lines + [", ".join(names) + ("," if len(names) == 1 else "") + " = _W"]
     for node in g.nodes:
         if (node.kind is VARIABLE or node.kind is OUTSIDE) and (used is None or node.name in used):
-            lines.append(f"{node.name} = _V[{node.slot}].data")
+            lines.append(f"{node.name} = _V[{node.slot}].data" if order is None
+                         else f"{node.name} = _W[{order[node.slot]}]")
     return lines
 
 
-def _assemble(g: Graph, mode: str, units: List[_Unit]) -> str:
+def _assemble(g: Graph, mode: str, units: List[_Unit], order: Optional[Sequence[int]] = None,
+              n_weights: int = -1) -> str:
     total = sum(len(u.lines) for u in units)
     head = ("# inputs (_X: numbers) and variables (_V: the captured Values, read live)",)
     if total <= MAX_LINES:
-        body = list(head) + _preamble(g, None) + [line for u in units for line in u.lines]
+        body = list(head) + _preamble(g, None, order, n_weights) + [line for u in units for line in u.lines]
         return f"def {mode}(_X, _V):\n" + "".join("    " + line + "\n" for line in body)
 
     # Too long for one function: parts of at most MAX_LINES lines each; a value one part
@@ -542,7 +562,7 @@ def _assemble(g: Graph, mode: str, units: List[_Unit]) -> str:
     out = []
     for j, part in enumerate(parts):
         names = appears[j]
-        body = _preamble(g, names)
+        body = _preamble(g, names, order)
         for name in sorted(n for n in names if n in first_def and first_def[n] < j):
             body.append(f"{name} = _S[{slots[name]}]")
         body += [line for u in part for line in u.lines]

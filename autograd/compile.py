@@ -237,6 +237,39 @@ class Compiled:
             return self._result(result[:-1]), shaped
         return self._result(self._step(flat, self._variables))
 
+    def function(self, mode: str = "step") -> Callable[..., Any]:
+        """The generated function itself, ``fn(flat_inputs, variables)``, for callers that
+        call it many times with inputs they checked once (``nn``'s compiled training step).
+
+        ``mode`` is "step" (forward and backward), "forward" or "input_grads"; ``flat_inputs``
+        is a list of floats (all inputs flattened), ``variables`` is ``self.variables``.  It
+        returns what ``source`` shows: the output, then the aux values if any, unshaped.
+        """
+        if mode not in ("step", "forward", "input_grads"):
+            raise ValueError(f"mode must be 'step', 'forward' or 'input_grads', got {mode!r}")
+        return self._function(mode)
+
+    def accumulator(self, params: Sequence[Value]) -> Optional[Callable[..., Any]]:
+        """The step as ``fn(flat_inputs, (W, G))``: variable ``params[i]``'s number read from
+        ``W[i]``, its gradient added into ``G[i]`` (not into ``.grad``), in the order
+        ``backward`` adds it.  A loop over samples reads the numbers and writes the gradients
+        once instead of once per call.  None when some variable is not in ``params`` (or is
+        a computed Value made outside fn, whose backward must go on).
+        """
+        index = {id(p): i for i, p in enumerate(params)}
+        if any(v._prev or id(v) not in index for v in self._variables):
+            return None
+        order = [index[id(v)] for v in self._variables]
+        source = _codegen.emit(self._graph, "accumulate", order, len(params))
+        filename = f"<deltagrad.compile {_codegen._identifier(self.__name__)} #{next(_counter)}>"
+        namespace = dict(self._namespace)
+        exec(builtins.compile(source, filename, "exec"), namespace)
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)
+        self._sources["accumulate"] = source
+        accumulate: Callable[..., Any] = namespace["accumulate"]
+        return accumulate
+
     def forward(self, *inputs: Any) -> Any:
         """Only the output value (and aux values): no gradients computed or added."""
         return self._result(self._function("forward")(self._flatten(inputs), self._variables))

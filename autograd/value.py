@@ -11,6 +11,7 @@ place, the ``_FIELDS`` template, which every function that makes a node is built
 
 from __future__ import annotations
 
+import ast
 import math
 import numbers
 import sys
@@ -26,7 +27,7 @@ from . import display as _display
 from . import modes as _modes
 from .ops import HELPERS, OPS, Op
 
-__all__ = ["Value", "vsum", "dot", "Number"]
+__all__ = ["Value", "vsum", "dot", "dense", "Number"]
 
 Number = Union[int, float]
 _new = object.__new__
@@ -50,7 +51,7 @@ class Value:
     compare numbers.
     """
 
-    __slots__ = ("data", "grad", "label", "tag", "_op", "_prev", "_local", "_arg")
+    __slots__ = ("data", "grad", "label", "tag", "_op", "_prev", "_local", "_arg", "_mark")
     # The slots' types (written by _FIELDS below, not in __init__, so declared here).
     data: float
     grad: float
@@ -60,6 +61,7 @@ class Value:
     _prev: Tuple[Value, ...]
     _local: Tuple[float, ...]
     _arg: Optional[float]
+    _mark: object  # which backward last reached it (see graph.backward)
 
     def __init__(self, data: Number, label: str = "") -> None:
         cls = data.__class__
@@ -228,11 +230,19 @@ _FIELDS = """\
     v.data = {out}
     v.grad = 0.0
     v.label = {label}
-    v.tag = None
+    v.tag = {tag}
     v._op = {name}
     v._prev = {prev}
     v._local = {local}
     v._arg = {arg}
+    v._mark = None
+"""
+
+# While a tape records (autograd.graph.tape), each computed node is appended to it as it is
+# made, so backward can walk creation order, newest first, instead of searching the graph.
+_RECORD = """\
+    if _record is not None:
+        _record(v)
 """
 
 # While any mode is entered anywhere (no_grad, detect_anomaly, compile's tracing), ops take
@@ -243,15 +253,19 @@ _CHECK_MODES = """\
 """
 
 
-def _node_source(out: str, name: str, prev: str, local: str, arg: str, modes: bool = True) -> str:
-    """Lines that make and return a new node (checking the modes first, unless ``modes`` is False)."""
+def _node_source(out: str, name: str, prev: str, local: str, arg: str, modes: bool = True,
+                 record: bool = True) -> str:
+    """Lines that make and return a new node (checking the modes first, unless ``modes`` is
+    False; putting it on the tape, if one records, unless ``record`` is False)."""
     fields = dict(out=out, name=name, prev=prev, local=local, arg=arg)
     return ((_CHECK_MODES.format(**fields) if modes else "") + "    v = _new(Value)\n"
-            + _FIELDS.format(label='""', **fields) + "    return v\n")
+            + _FIELDS.format(label='""', tag="None", **fields) + (_RECORD if record else "")
+            + "    return v\n")
 
 
 #: The globals of all generated code: the op table's helpers and what a new node needs.
-_SCOPE: Dict[str, Any] = dict(HELPERS, Value=Value, _new=_new, _modes=_modes, _Real=numbers.Real)
+_SCOPE: Dict[str, Any] = dict(HELPERS, Value=Value, _new=_new, _modes=_modes, _Real=numbers.Real,
+                              _record=None)
 
 
 def _define(source: str, name: str, doc: str, filename: str = "<deltagrad node>") -> Callable[..., Any]:
@@ -267,12 +281,12 @@ def _define(source: str, name: str, doc: str, filename: str = "<deltagrad node>"
 # Their types, which generated code cannot declare: (v, data, label), (out, name, prev,
 # local, arg), the same with arg optional, and (x) -> a "const" Value or NotImplemented.
 _fill: Callable[[Value, float, str], None] = _define("def _fn(v, data, label):\n" + _FIELDS.format(
-    out="data", label="label", name='""', prev="()", local="()", arg="None"), "_fill",
+    out="data", label="label", tag="None", name='""', prev="()", local="()", arg="None"), "_fill",
     "Set the fields of a Value made by ``Value(data, label)``.")
 _NodeMaker = Callable[[float, str, Tuple[Value, ...], Tuple[float, ...], Optional[float]], Value]
 _make: _NodeMaker = _define(
     "def _fn(out, name, prev, local, arg):\n"
-    + _node_source("out", "name", "prev", "local", "arg", modes=False), "_make",
+    + _node_source("out", "name", "prev", "local", "arg", modes=False, record=False), "_make",
     "A new node, whatever mode is entered (the slow path's constructor).")
 _node: Callable[..., Value] = _define(
     "def _fn(out, name, prev, local, arg=None):\n"
@@ -284,7 +298,8 @@ _const: Callable[[object], Value] = _define(
     "    if cls is not float and cls is not int:\n"
     "        if cls is bool or not isinstance(x, _Real):\n"
     "            return NotImplemented\n"
-    + _node_source("float(x)", '"const"', "()", "()", "None", modes=False), "_const",
+    + _node_source("float(x)", '"const"', "()", "()", "None", modes=False, record=False),
+    "_const",
     "Wrap a plain number as a constant leaf, or NotImplemented for anything else.")
 
 
@@ -298,6 +313,9 @@ def _special(out: float, name: str, prev: Tuple[Value, ...], local: Tuple[float,
     if not _modes.is_grad_enabled():
         name, prev, local, arg = "", (), (), None
     v = _make(out, name, prev, local, arg)
+    record = _SCOPE["_record"]
+    if record is not None and prev:
+        record(v)
     tracer = _modes.current_tracer()
     if tracer is not None:
         tracer.record(v)
@@ -317,7 +335,31 @@ def _guard(op: Op) -> str:
 
 
 def _tuple(items: Sequence[str]) -> str:
+    """The source of a tuple of ``items``; a one-item tuple whose item is a choice between
+    numbers (relu's ``0.0 if a <= 0.0 else 1.0``) becomes a choice between constant
+    tuples, which Python shares between all nodes instead of making one per node."""
+    if len(items) == 1:
+        tree = ast.parse(items[0], mode="eval").body
+        if isinstance(tree, ast.IfExp) and _choices_of_numbers(tree):
+            return ast.unparse(_wrap_numbers(tree))
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _choices_of_numbers(node: ast.expr) -> bool:
+    """True if every outcome of the (nested) conditional ``node`` is a literal number."""
+    if isinstance(node, ast.IfExp):
+        return _choices_of_numbers(node.body) and _choices_of_numbers(node.orelse)
+    try:
+        return isinstance(ast.literal_eval(node), float)
+    except ValueError:
+        return False
+
+
+def _wrap_numbers(node: ast.expr) -> ast.expr:
+    """``node`` with each outcome ``x`` replaced by the one-item tuple ``(x,)``."""
+    if isinstance(node, ast.IfExp):
+        return ast.IfExp(node.test, _wrap_numbers(node.body), _wrap_numbers(node.orelse))
+    return ast.Tuple([node], ast.Load())
 
 
 def _op_body(op: Op, prev: str, arg: str) -> str:
@@ -454,3 +496,70 @@ def dot(weights: Iterable[Union[Value, Number]], inputs: Iterable[Union[Value, N
     if bias.__class__ is not Value:
         bias = _as_values((bias,), "dot bias")[0]
     return _node(out + bias.data, "dot", (*weights, *inputs, bias), (*xd, *wd, 1.0))
+
+
+# --- a layer of neurons: its dot nodes (and relu nodes) made in one go ----------------
+
+_DENSE = """\
+def _fn(rows, x, xd, relu, names):
+    record = _record
+    x = tuple(x)
+    xd = tuple(xd)
+    out = []
+    append = out.append
+    for (w, bias, wd, wd1, bd), (label, tag, o_label, o_tag) in zip(rows, names):
+        a = _sum(map(_mul, wd, xd), 0.0) + bd
+        v = _new(Value)
+{u_fields}        if record is not None:
+            record(v)
+        if relu:
+            u = v
+            v = _new(Value)
+{o_fields}            if record is not None:
+                record(v)
+        append(v)
+    return out
+"""
+
+
+def _dense_source() -> str:
+    relu = OPS["relu"]
+    u = _FIELDS.format(out="a", label="label", tag="tag", name='"dot"', prev="(*w, *x, bias)",
+                       local="xd + wd1", arg="None")
+    o = _FIELDS.format(out=relu.forward, label="o_label", tag="o_tag", name='"relu"', prev="(u,)",
+                       local=_tuple(relu.local), arg="None")
+    return _DENSE.format(u_fields=_indent(u, "    "), o_fields=_indent(o, "        "))
+
+
+_SCOPE.update(_sum=_sum_left_to_right, _mul=_mul)
+_dense = _define(_dense_source(), "_dense", "dense's fast path (no mode entered anywhere).")
+
+
+#: One neuron, as ``dense`` takes it: (θ, b, θ's numbers, (*θ's numbers, 1.0), b's number).
+Row = Tuple[Tuple[Value, ...], Value, List[float], Tuple[float, ...], float]
+#: One neuron's node names: (u label, u tag, o label, o tag).
+Names = Tuple[str, object, str, object]
+
+
+def dense(rows: Sequence[Row], x: Sequence[Value], xd: Sequence[float], relu: bool,
+          names: Sequence[Names]) -> List[Value]:
+    """One neuron per row: u_i = Σ_ℓ θ_iℓ·o_ℓ + b_i as a ``dot`` node, then o_i = relu(u_i) as a
+    ``relu`` node when ``relu`` (else the u_i), labelled and tagged as they are made.
+
+    The nodes are exactly ``dot(θ_i, x, b_i)`` and ``.relu()``'s, made the cheap way: each
+    input's number ``xd`` is read once for all rows, and each row comes ready, as
+    ``(θ_i, b_i, θ_i's numbers, (*θ_i's numbers, 1.0), b_i's number)``, read once per batch.
+    ``names`` gives each row's ``(u label, u tag, o label, o tag)``.
+    """
+    if _modes.active:  # a mode decides what each op does: the ops themselves, one by one
+        out = []
+        for (w, bias, _, _, _), (label, tag, o_label, o_tag) in zip(rows, names):
+            u = dot(w, x, bias)
+            u.label, u.tag = label, tag
+            if relu:
+                u = u.relu()
+                u.label, u.tag = o_label, o_tag
+            out.append(u)
+        return out
+    made: List[Value] = _dense(rows, x, xd, relu, names)
+    return made

@@ -182,7 +182,7 @@ def _say_result(args: argparse.Namespace, history: History, model: MLP, split: S
     if args.compile:
         n = history.compiled_steps
         what = ("the training step once" if n == 1 else
-                f"{n} variants of the training step (one per batch size and set of targets)")
+                f"the one-sample training step {n} times (once per label value)")
         print(f"compile: autograd.compile made {what}, in {history.compile_seconds:.2f} s")
     err, acc = evaluate(model, split.X, y, loss=loss, accuracy=accuracy)
     if not math.isfinite(err):

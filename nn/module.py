@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from autograd import Value, dot
 from autograd.validate import integer, is_real, real
+from autograd.value import Row, dense
 
 if TYPE_CHECKING:
     import os
@@ -45,6 +46,7 @@ _ACTIVATION_METHODS: Dict[str, Optional[Callable[[Value], Value]]] = {
     "linear": None,
 }
 ACTIVATIONS = tuple(_ACTIVATION_METHODS)
+_RELU = Value.relu
 INITS = ("uniform", "xavier", "he")
 
 Input = Union[Value, float, int]
@@ -278,12 +280,17 @@ class Layer(Module):
                                max_parameters=max_parameters) for i in range(nout)]
         self._input_labels = [f"x[{ell}]" for ell in range(nin)]
         self._input_tags = [("input", ell) for ell in range(nin)]
+        self._names = [(n._u_label, n._u_tag, n._o_label, n._o_tag) for n in self.neurons]
 
     def inputs(self, x: Sequence[Input]) -> List[Value]:
         """``x`` as a list of Values: numbers are wrapped (labelled ``x[ℓ]``), Values kept."""
+        return self._inputs(x)[0]
+
+    def _inputs(self, x: Sequence[Input]) -> Tuple[List[Value], List[float]]:
+        """``x`` as Values (see ``inputs``) and their numbers, each read once."""
         if len(x) != self.nin:
             raise ValueError(f"layer {self.index} expects {self.nin} inputs, got {len(x)}")
-        out = []
+        out, data = [], []
         for ell, xi in enumerate(x):
             if xi.__class__ is not Value:
                 if not is_real(xi):
@@ -292,11 +299,34 @@ class Layer(Module):
                 xi = Value(xi, self._input_labels[ell])
                 xi.tag = self._input_tags[ell]
             out.append(xi)
+            data.append(xi.data)
+        return out, data
+
+    def rows(self) -> List[Row]:
+        """Each neuron's weights and bias, and their numbers, as ``autograd.value.dense`` takes
+        them: read once, then used for every sample of a batch."""
+        rows: List[Row] = []
+        for n in self.neurons:
+            wd = [w.data for w in n.w]
+            rows.append((tuple(n.w), n.b, wd, (*wd, 1.0), n.b.data))
+        return rows
+
+    def _forward(self, x: List[Value], xd: List[float], rows: List[Row]) -> List[Value]:
+        """The layer's outputs for inputs ``x`` (Values) with numbers ``xd``."""
+        act = self.neurons[0]._act
+        relu = act is _RELU
+        out = dense(rows, x, xd, relu, self._names)
+        if relu or act is None:
+            return out
+        for i, (u, (_, _, o_label, o_tag)) in enumerate(zip(out, self._names)):
+            o = out[i] = act(u)
+            o.label = o_label
+            o.tag = o_tag
         return out
 
     def forward(self, x: Sequence[Input]) -> List[Value]:
-        x = self.inputs(x)
-        return [n.forward(x) for n in self.neurons]  # .forward: a plain method call, no __call__ slot
+        x, xd = self._inputs(x)
+        return self._forward(x, xd, self.rows())
 
     __call__ = forward
 
@@ -413,10 +443,23 @@ class MLP(Module):
 
     def forward(self, x: Sequence[Input]) -> Union[Value, List[Value]]:
         """ŷ for one sample ``x`` (a sequence of ``nin`` numbers or Values)."""
-        o = self.layers[0].forward(self._check_x(x))  # wraps plain numbers once
-        for layer in self.layers[1:]:
-            o = [n.forward(o) for n in layer.neurons]
-        return o[0] if self._single else o
+        return self.forward_batch([x])[0]
+
+    def forward_batch(self, xs: Sequence[Sequence[Input]]) -> List[Union[Value, List[Value]]]:
+        """ŷ for every sample of ``xs``: the same nodes as calling the model on each, made with
+        each layer's weights read once for the whole batch (``fit`` calls this)."""
+        layers = self.layers
+        rows = [layer.rows() for layer in layers]
+        first, single = layers[0], self._single
+        out = []
+        for x in xs:
+            o, od = first._inputs(self._check_x(x))  # wraps plain numbers once
+            for layer, r in zip(layers, rows):
+                if layer is not first:
+                    od = [v.data for v in o]
+                o = layer._forward(o, od, r)
+            out.append(o[0] if single else o)
+        return out
 
     __call__ = forward
 

@@ -16,12 +16,14 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 from autograd import Value, dot, no_grad
+from autograd.graph import tape
 from autograd.modes import paused_gc
 from autograd.validate import flag, integer, real
 
 from . import losses as _losses
 from .compiled_step import CompiledStep, Objective
 from .health import health as _health
+from .module import MLP
 from .optim import SGD, Adam, Optimizer, Schedule, clip_grad_norm
 
 __all__ = ["fit", "evaluate", "History", "OPTIMIZERS"]
@@ -207,8 +209,11 @@ def _objective(model: Callable[[Any], Any], loss_fn: Callable[..., Value], l2: f
     The penalty (micrograd's regularisation) is one fused ``dot(θ, θ)`` node, left out
     when ``l2`` is 0.  Returns ``objective(xb, yb) -> (Err, predictions)``.
     """
+    batch = model.forward_batch if isinstance(model, MLP) and type(model).forward is MLP.forward \
+        else None
+
     def objective(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[Value, List[Any]]:
-        preds = [model(x) for x in xb]
+        preds = batch(xb) if batch is not None else [model(x) for x in xb]
         err = loss_fn(preds, yb)
         if l2:
             err = err + l2 * dot(params, params)
@@ -225,11 +230,13 @@ def _eager_step(objective: Objective, optimizer: Optimizer) -> Step:
     would rescan them again and again; they hold no reference cycles (a node only refers
     to its parents), so reference counting frees the graph when the step is over.  On
     PyPy, which has no reference counting, ``paused_gc`` leaves the collector running.
+    The step runs under an ``autograd.graph.tape``, so backward walks the nodes as they
+    were made instead of searching the graph.
     """
     zero_grad = optimizer.zero_grad
 
     def step(xb: Sequence[Any], yb: Sequence[Any]) -> Tuple[float, List[Any]]:
-        with paused_gc():
+        with paused_gc(), tape():
             err, preds = objective(xb, yb)
             zero_grad()
             err.backward()
@@ -326,7 +333,7 @@ def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     objective = _objective(model, loss_fn, l2, opt.params)
     step: Step
     if compile:
-        step = compiled = CompiledStep(objective, opt, X, y, trace_targets=loss_fn is _losses.mse)
+        step = compiled = CompiledStep(model, loss_fn, opt, X, y, objective, l2)
         batches = _Batches(compiled.X, compiled.y, y, batch_size, seed, compiled.regroup_key)
     else:
         step, batches = _eager_step(objective, opt), _Batches(X, y, y, batch_size, seed)

@@ -665,3 +665,27 @@ def test_generated_sources_are_dropped_from_linecache_with_the_compiled_function
     del step
     gc.collect()  # PyPy (no reference counting) frees the function at its next collection
     assert len(linecache.cache) == before - 1
+
+
+def test_accumulator_adds_into_a_list_what_the_step_adds_into_grad():
+    a, b, c = Value(0.7, "a"), Value(-1.2, "b"), Value(0.3, "c")
+
+    def fn(x, y):
+        return ((a * x + b * y).tanh() * c + a * a) * y
+
+    compiled = autograd.compile(fn, [0.5, 2.0])
+    params = [c, b, a, Value(9.0)]  # any order; an unused one stays untouched
+    accumulate = compiled.accumulator(params)
+    grads = [1.0, 2.0, 3.0, 4.0]
+    for x, y in ((0.5, 2.0), (-1.5, 0.25)):
+        out = accumulate([x, y], ([p.data for p in params], grads))
+        assert out == compiled.forward(x, y)
+    for p, g in zip(params, (1.0, 2.0, 3.0)):
+        p.grad = g
+    for x, y in ((0.5, 2.0), (-1.5, 0.25)):  # the oracle: eager backward, accumulating too
+        fn(Value(x), Value(y)).backward()
+    assert grads == [c.grad, b.grad, a.grad, 4.0]
+    with pytest.raises(ValueError, match="mode must be"):
+        compiled.function("backwards")
+    assert compiled.accumulator([a, b]) is None  # c is a variable it was not given
+    assert compiled.function("forward")([0.5, 2.0], compiled.variables) == compiled.forward(0.5, 2.0)

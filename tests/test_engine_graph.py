@@ -11,6 +11,7 @@ import pytest
 
 import autograd
 from autograd import Value, topological_order, zero_grad
+from autograd.graph import tape
 
 
 def _graph():
@@ -286,3 +287,164 @@ def test_million_node_chain_backpropagates_and_frees():
     assert gc.isenabled() == collecting  # backward restores the collector
     del x, x0  # dropping a million-deep chain must not overflow the C stack
     gc.collect()
+
+
+# --- backward under a tape: recorded nodes are walked newest first, without a search ----------
+
+def _mlp_grads(use_tape: bool):
+    """∂Err/∂θ of a small relu MLP with hinge loss (nn), with or without a tape."""
+    import nn
+    X, y = nn.data.make_moons(20, noise=0.1, seed=3, labels="pm1")
+    model = nn.MLP(2, [6, 6, 1], seed=5)
+    if use_tape:
+        with tape():
+            err = nn.hinge([model(x) for x in X], y) + 1e-3 * autograd.dot(model.parameters(),
+                                                                             model.parameters())
+            err.backward()
+    else:
+        err = nn.hinge([model(x) for x in X], y) + 1e-3 * autograd.dot(model.parameters(),
+                                                                         model.parameters())
+        err.backward()
+    return [p.grad for p in model.parameters()], err
+
+
+def test_tape_gives_the_searchs_gradients_bit_for_bit_and_finite_differences_agree():
+    taped, err = _mlp_grads(True)
+    searched, _ = _mlp_grads(False)
+    assert taped == searched  # same products, added in the same order
+    import nn
+    X, y = nn.data.make_moons(20, noise=0.1, seed=3, labels="pm1")
+    model = nn.MLP(2, [6, 6, 1], seed=5)
+    params = model.parameters()
+
+    def loss() -> float:
+        with autograd.no_grad():
+            return (nn.hinge([model(x) for x in X], y) + 1e-3 * autograd.dot(params, params)).data
+
+    for i in (0, 7, 20, len(params) - 1):  # central differences, an independent oracle
+        h, old = 1e-6, params[i].data
+        params[i].data = old + h
+        up = loss()
+        params[i].data = old - h
+        down = loss()
+        params[i].data = old
+        assert taped[i] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
+
+
+def test_tape_reaches_nodes_made_before_it_opened():
+    x = Value(0.3)
+    h = (x * 2.0).tanh()  # made before the tape: not on it
+    with tape():
+        out = h * h + x
+        out.backward()
+    t = math.tanh(0.6)
+    assert x.grad == pytest.approx(2 * t * (1 - t * t) * 2.0 + 1.0, rel=1e-12)
+    assert h.grad == pytest.approx(2 * t, rel=1e-12)
+
+
+def test_tape_graph_used_across_two_backwards():
+    with tape():
+        x = Value(0.8)
+        h = x.tanh()
+        first = h * 2.0
+        first.backward()  # takes h off the tape
+        second = h * h  # built on h, which is no longer recorded
+        second.backward()
+    t = math.tanh(0.8)
+    assert x.grad == pytest.approx(2.0 * (1 - t * t) + 2 * t * (1 - t * t), rel=1e-12)
+    assert h.grad == pytest.approx(2.0 + 2 * t, rel=1e-12)
+
+
+def test_tape_backward_of_an_earlier_root_after_a_later_one():
+    with tape():
+        a = Value(1.5)
+        b = a * 2
+        c = b * b
+        d = c + b  # d = 4a² + 2a
+        d.backward()
+        b.backward()  # b was recorded before d: taken off with it, found by the search
+    assert a.grad == (8 * 1.5 + 2) + 2.0
+    assert b.grad == (2 * 3.0 + 1) + 1.0 and d.grad == 1.0
+
+
+def test_tape_leaves_unreached_nodes_alone_and_accumulates():
+    x = Value(2.0)
+    with tape():
+        other = x * 3.0
+        other.backward()  # other and x now hold gradients
+        mine = x * 5.0
+        unrelated = x.exp()
+        unrelated.grad = 7.0
+        mine.backward()
+        mine.backward()
+    assert x.grad == 3.0 + 5.0 + 5.0
+    assert other.grad == 1.0 and unrelated.grad == 7.0 and mine.grad == 2.0
+
+
+def test_tape_with_no_grad_compile_and_anomaly_inside():
+    w = Value(0.5)
+    with tape():
+        with autograd.no_grad():
+            frozen = w * 4.0  # a leaf: no graph
+        step = autograd.compile(lambda v: (v * w).tanh(), [0.25])
+        y = (w * frozen).sigmoid()
+        with autograd.detect_anomaly():
+            y.backward()
+        assert step(0.25) == pytest.approx(math.tanh(0.125), rel=1e-15)
+    s = 1 / (1 + math.exp(-1.0))
+    assert w.grad == pytest.approx(s * (1 - s) * 2.0 + 0.25 * (1 - math.tanh(0.125) ** 2),
+                                   rel=1e-12)
+    assert frozen.grad == pytest.approx(s * (1 - s) * 0.5, rel=1e-12)
+
+
+def test_tape_in_threads_gives_each_graph_its_own_gradients():
+    import threading
+    results = {}
+
+    def work(k: int) -> None:
+        x = Value(0.1 * k)
+        for _ in range(200):
+            with tape():
+                y = (x * float(k)).tanh() + x * x
+                y.backward()
+        t = math.tanh(0.1 * k * k)
+        results[k] = (x.grad, 200 * (k * (1 - t * t) + 0.2 * k))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 5)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for got, want in results.values():
+        assert got == pytest.approx(want, rel=1e-9)
+
+
+def test_tape_is_dropped_when_closed_and_emptied_by_backward():
+    from autograd import graph
+    with tape():
+        with tape():
+            out = Value(1.0) * 2.0 + 1.0
+        assert graph._tape  # still open: the outer tape records
+        out.backward()
+        assert graph._tape == []  # the root was the newest node: all taken off
+        (Value(2.0) * 3.0).tanh()  # a graph dropped unused
+        assert len(graph._tape) == 2
+    assert graph._tape is None  # closed: nothing holds the dropped graph
+
+
+def test_tape_million_node_chain():
+    n = 1_000_000
+    x0 = Value(1.0)
+    x = x0
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with tape():
+            for _ in range(n):
+                x = x * 1.0001
+            x.backward()
+    finally:
+        if collecting:
+            gc.enable()
+    assert x0.grad == pytest.approx(1.0001 ** n, rel=1e-9)
+    del x, x0

@@ -53,7 +53,7 @@ def test_one_compiled_step_matches_manual_backprop():
         lr, l2 = 0.3, 0.01
         h = nn.fit(model, X, y, loss=loss, optimizer=nn.SGD(model.parameters(), lr=lr), epochs=1,
                    l2=l2, compile=True, verbose=False)
-        assert h.compiled_steps == 1
+        assert h.compiled_steps == (1 if loss == "mse" else 2)  # hinge: one per label, ±1
         for name, theta in model.state_dict().items():
             expected = before[name] - lr * (grads[name] + 2 * l2 * before[name])
             assert theta == pytest.approx(expected, rel=1e-12, abs=1e-15), (loss, name)
@@ -69,7 +69,7 @@ def test_micrograds_demo_full_batch_is_eager_bit_for_bit():
     assert compiled.accuracy == eager.accuracy
     assert w_compiled == w_eager
     assert compiled.loss[-1] < 0.5 * compiled.loss[0]  # it trains
-    assert compiled.compiled_steps == 1 and compiled.compile_seconds > 0
+    assert compiled.compiled_steps == 2 and compiled.compile_seconds > 0  # one sample per label
     assert eager.compiled_steps == 0 and eager.compile_seconds == 0.0
 
 
@@ -78,13 +78,10 @@ def test_hinge_mini_batches_match_eager_and_compile_at_most_b_plus_1_steps():
     common = dict(sizes=[8, 1], loss="hinge", l2=1e-4, lr=0.5, epochs=6, batch_size=10, seed=5)
     eager, w_eager = train(False, X, y, **common)
     compiled, w_compiled = train(True, X, y, **common)
-    # regrouping a batch by label only reorders a sum: equal up to rounding
-    assert max(map(rel, compiled.loss, eager.loss)) < 1e-9
-    assert max(rel(w_compiled[k], w_eager[k]) for k in w_eager) < 1e-9
+    # one compiled sample per label, replayed in eager's order: the same numbers, bit for bit
+    assert compiled.loss == eager.loss and w_compiled == w_eager
     assert compiled.accuracy == eager.accuracy
-    # a step depends on how many +1 labels its 10 samples have: 0..10
-    assert 2 <= compiled.compiled_steps <= 11
-    assert compiled.compiled_steps < 6 * 6  # far fewer than the 36 steps taken
+    assert compiled.compiled_steps == 2  # whatever the mix of labels in each batch
 
 
 def test_regrouped_batches_keep_predictions_with_their_labels():
@@ -99,16 +96,16 @@ def test_regrouped_batches_keep_predictions_with_their_labels():
     assert h.loss == [pytest.approx(loss0, rel=1e-12)] * 2
 
 
-def test_mse_takes_targets_as_inputs_one_compile_per_batch_size():
+def test_mse_takes_targets_as_inputs_one_compile_for_every_batch_size():
     X = [[i / 20, (i % 7) / 7] for i in range(40)]
     y = [math.sin(3 * a) + b * b for a, b in X]  # 40 distinct real targets
     common = dict(sizes=[8, 1], activation="tanh", loss="mse", lr=0.2, epochs=8, seed=1)
-    for batch_size, sizes in ((8, 1), (12, 2), (None, 1)):  # 12, 12, 12, 4: two sizes
+    for batch_size in (8, 12, None):  # 12, 12, 12, 4: two sizes
         eager, w_eager = train(False, X, y, batch_size=batch_size, **common)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             compiled, w_compiled = train(True, X, y, batch_size=batch_size, **common)
-        assert compiled.compiled_steps == sizes
+        assert compiled.compiled_steps == 1  # the targets are inputs of the one compiled sample
         assert compiled.loss == eager.loss and w_compiled == w_eager  # nothing reordered
         assert compiled.loss[-1] < compiled.loss[0]
 
@@ -138,7 +135,7 @@ def test_cross_entropy_on_spirals_reaches_eagers_accuracy():
     assert acc_c == acc_e > 0.9
     assert compiled.accuracy == eager.accuracy
     assert max(map(rel, compiled.loss, eager.loss)) < 1e-9 and rel(err_c, err_e) < 1e-9
-    assert compiled.compiled_steps == 1
+    assert compiled.compiled_steps == 3  # one compiled sample per class
 
 
 def test_bce_mini_batches_with_clip_record_the_same_norms():
@@ -264,12 +261,51 @@ def test_many_distinct_targets_warn_once():
     assert 50 <= h.compiled_steps <= 60  # 60 steps, nearly all new (a pair of targets can recur)
 
 
-def test_least_recently_used_steps_are_dropped(monkeypatch):
+def test_a_custom_losss_least_recently_used_steps_are_dropped(monkeypatch):
     X = [[i / 10, 0.5] for i in range(10)]
     y = [0.1 * i for i in range(10)]
-    common = dict(loss="mse", epochs=3, batch_size=4, lr=0.01, compile=True, verbose=False)
+
+    def sum_of_squares(preds, targets):  # a custom loss: the whole batch is compiled
+        return autograd.sum([(p - t) * (p - t) for p, t in zip(preds, targets)])
+
+    common = dict(loss=sum_of_squares, epochs=3, batch_size=10, lr=0.01, compile=True,
+                  verbose=False)
     h = nn.fit(nn.MLP(2, [1], seed=0), X, y, **common)
-    assert h.compiled_steps == 2  # batches of 4, 4, 2 each epoch
+    assert h.compiled_steps == 1  # full batch: one set of targets
     monkeypatch.setattr(nn.compiled_step, "COMPILE_CACHE_SIZE", 1)
-    h = nn.fit(nn.MLP(2, [1], seed=0), X, y, **common)
-    assert h.compiled_steps == 6  # the 2-sample step pushes out the 4-sample one, and back
+    h = nn.fit(nn.MLP(2, [1], seed=0), X, y, **dict(common, batch_size=4, seed=0))
+    assert 2 <= h.compiled_steps <= 9  # batches of 4, 4, 2: one slot, so most batches recompile
+
+
+def test_per_sample_compile_time_does_not_grow_with_the_batch():
+    X, y = make_moons(n_samples=400, noise=0.1, seed=0, labels="pm1")
+    for n in (10, 400):
+        h = nn.fit(nn.MLP(2, [8, 8, 1], seed=0), X[:n], y[:n], loss="hinge", epochs=1,
+                   compile=True, verbose=False)
+        assert h.compiled_steps == 2  # one sample per label, whatever the batch
+
+
+def test_compiled_per_sample_step_matches_finite_differences():
+    X, y = make_moons(n_samples=7, noise=0.1, seed=4, labels="01")
+    model = nn.MLP(2, [4, 1], activation="tanh", seed=3)
+    params = model.parameters()
+    opt = nn.SGD(params, lr=0.0)
+    step = nn.compiled_step.CompiledStep(model, nn.bce_with_logits, opt, X, y,
+                                         lambda xb, yb: None, l2=0.01)
+    err, preds = step(step.X, step.y)
+
+    def objective() -> float:
+        with autograd.no_grad():
+            return (nn.bce_with_logits([model(x) for x in X], y).data
+                    + 0.01 * sum(p.data * p.data for p in params))
+
+    assert err == pytest.approx(objective(), rel=1e-13)
+    assert preds == [pytest.approx(model(x).data, rel=1e-13) for x in X]
+    for p in params:
+        old, h = p.data, 1e-6
+        p.data = old + h
+        up = objective()
+        p.data = old - h
+        down = objective()
+        p.data = old
+        assert p.grad == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)

@@ -1,0 +1,73 @@
+"""The fast forward paths (``autograd.value.dense``, ``MLP.forward_batch``) make exactly the
+nodes the plain ops make: same numbers, operands, local derivatives, labels and tags, and the
+same numbers under every mode."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import autograd
+import nn
+from autograd import Value, topological_order
+
+
+def _signature(root):
+    return [(n.op, n.data, n.local_grads, n.label, n.tag, len(n.parents))
+            for n in topological_order(root)]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "linear"])
+def test_forward_batch_makes_the_nodes_of_one_dot_and_one_activation_per_neuron(activation):
+    model = nn.MLP(3, [4, 2], activation=activation, seed=2)
+    xs = [[0.5, -1.0, 2.0], [0.1, 0.2, -0.3]]
+    for x, out in zip(xs, model.forward_batch(xs)):
+        for k, o in enumerate(out):
+            # the reference: the textbook formula on floats
+            h = []
+            for n in model.layers[0].neurons:
+                u = sum(w.data * xi for w, xi in zip(n.w, x)) + n.b.data
+                h.append({"relu": max(u, 0.0), "tanh": math.tanh(u), "linear": u,
+                          "sigmoid": 1 / (1 + math.exp(-u)),
+                          "leaky_relu": u if u > 0 else 0.01 * u}[activation])
+            n2 = model.layers[1].neurons[k]
+            u2 = sum(w.data * hi for w, hi in zip(n2.w, h)) + n2.b.data
+            assert o.data == pytest.approx(u2, rel=1e-12)
+            assert o.label == f"u[1,{k}]" and o.tag == ("u", 1, k)  # linear output
+            first_u = next(n for n in topological_order(o) if n.op == "dot")
+            assert (first_u.label, first_u.tag) == ("u[0,0]", ("u", 0, 0))
+        with autograd.no_grad():  # the op-by-op path, taken under any mode: same numbers
+            assert [v.data for v in model(x)] == [v.data for v in out]
+
+
+def test_dense_nodes_equal_the_plain_ops_nodes():
+    model = nn.MLP(2, [3, 1], seed=7)
+    x = [0.25, -0.5]
+    fast = model(x)
+    n_out = model.layers[1].neurons[0]
+    inputs = [Value(x[0], "x[0]"), Value(x[1], "x[1]")]
+    for ell, v in enumerate(inputs):
+        v.tag = ("input", ell)
+    hidden = []
+    for n in model.layers[0].neurons:
+        u = autograd.dot(n.w, inputs, n.b)
+        u.label, u.tag = n._u_label, n._u_tag
+        o = u.relu()
+        o.label, o.tag = n._o_label, n._o_tag
+        hidden.append(o)
+    slow = autograd.dot(n_out.w, hidden, n_out.b)
+    slow.label, slow.tag = n_out._u_label, n_out._u_tag
+    assert _signature(fast) == _signature(slow)
+
+
+def test_forward_batch_under_a_tape_and_compile_gives_the_same_gradients():
+    model = nn.MLP(2, [4, 1], seed=1)
+    xs = [[0.3, -0.2], [1.0, 0.5]]
+    err = nn.mse(model.forward_batch(xs), [1.0, -1.0])
+    err.backward()
+    eager = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    step = autograd.compile(lambda X: nn.mse([model(x) for x in X], [1.0, -1.0]), [xs])
+    step(xs)
+    assert [p.grad for p in model.parameters()] == eager
