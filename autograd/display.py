@@ -54,7 +54,9 @@ def _entry_points() -> List[metadata.EntryPoint]:
     found = metadata.entry_points()
     if hasattr(found, "select"):
         return list(found.select(group=GROUP))
-    return list(found.get(GROUP, ()))  # Python 3.9
+    # Python 3.9, whose entry_points() lists a distribution once per copy of its metadata on
+    # sys.path (an editable install's and the checkout's egg-info): keep one of each
+    return list({(p.name, p.value): p for p in found.get(GROUP, ())}.values())
 
 
 def _discover() -> None:

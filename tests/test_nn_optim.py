@@ -15,6 +15,8 @@ from nn.optim import (
     clip_grad_value,
 )
 
+NO_TORCH = "needs torch: pip install 'deltagrad[torch]' (PyTorch has no PyPy wheel)"
+
 
 def params_with(data, grads):
     ps = [Value(d) for d in data]
@@ -351,7 +353,7 @@ def nn_and_torch_weights(torch, model, seq):
 
 @pytest.mark.parametrize("name, kwargs", TORCH_CASES, ids=[f"{n}-{k}" for n, k in TORCH_CASES])
 def test_twenty_steps_match_torch_optim(name, kwargs):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason=NO_TORCH)
     model = nn.MLP(2, [4, 2], activation="tanh", output_activation="tanh", seed=5)
     seq = nn.to_torch(model)
     xs = [[0.5, -1.0], [1.5, 0.25], [-0.75, 0.8]]
@@ -376,7 +378,7 @@ def test_twenty_steps_match_torch_optim(name, kwargs):
 
 @pytest.mark.parametrize("cls", [SGD, Adam, AdamW, RMSprop])
 def test_argument_names_and_defaults_are_torchs(cls):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason=NO_TORCH)
     ours = inspect.signature(cls).parameters
     theirs = inspect.signature(getattr(torch.optim, cls.__name__)).parameters
     for name, param in ours.items():

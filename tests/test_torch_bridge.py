@@ -17,6 +17,8 @@ import pytest
 import nn
 from nn.module import ACTIVATIONS
 
+NO_TORCH = "needs torch: pip install 'deltagrad[torch]' (PyTorch has no PyPy wheel)"
+
 RTOL = 1e-12
 LOSS_NAMES = ("mse", "hinge", "bce_with_logits", "cross_entropy")
 OUTPUTS = {"mse": 2, "hinge": 1, "bce_with_logits": 1, "cross_entropy": 3}
@@ -24,7 +26,7 @@ OUTPUTS = {"mse": 2, "hinge": 1, "bce_with_logits": 1, "cross_entropy": 3}
 
 @pytest.fixture
 def torch():
-    return pytest.importorskip("torch")
+    return pytest.importorskip("torch", reason=NO_TORCH)
 
 
 def rel_diff(ours, theirs, floor=1e-4):
