@@ -13,8 +13,8 @@ from nn.module import ACTIVATIONS, INITS, MLP
 from nn.optim import clip_grad_norm
 
 from .common import (
-    DATASETS, LOSS_NAMES, CLIError, check_model, check_samples, classes, dataset, layer_sizes, number, positive_int,
-    recipe,
+    DATASETS, LOSS_NAMES, CLIError, check_model, check_samples, classes, dataset, layer_sizes, number,
+    positive_int, recipe,
 )
 
 
