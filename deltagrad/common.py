@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 from nn import data
 from nn.io import load_with_loss
-from nn.module import MAX_PARAMETERS, count_parameters
+from nn.module import MAX_PARAMETERS, MLP, count_parameters
 from nn.plot import PlotUnavailable, image_format, plot_decision_boundary, plot_history, require_matplotlib
 
 
@@ -129,8 +129,9 @@ def check_samples(samples: int) -> None:
         raise CLIError(f"--samples {samples}: more than the limit of {data.MAX_SAMPLES:,} samples")
 
 
-def load_model(path: str) -> Any:
-    """``nn.load(path)`` with its size limit said in the command's words (no Python hint)."""
+def load_model(path: str) -> Tuple[MLP, Optional[str]]:
+    """``nn.io.load_with_loss(path)``: the model and the loss saved with it, with its size
+    limit said in the command's words (no Python hint)."""
     try:
         return load_with_loss(path)
     except ValueError as e:

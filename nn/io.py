@@ -57,7 +57,7 @@ _CHUNK = 1 << 20
 PathType = Union[str, "os.PathLike[str]"]
 
 
-def save(model: MLP, path: PathType, *, loss: Union[str, Callable[..., Any], None] = None) -> None:
+def save(model: MLP, path: PathType, loss: Union[str, Callable[..., Any], None] = None) -> None:
     """Write ``model`` to ``path`` atomically: a temporary file in the same directory,
     then ``os.replace``, so a crash never leaves a half-written model file.
 

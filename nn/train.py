@@ -384,10 +384,10 @@ def _nonfinite(mode: str, err: float, epoch: int, batch: int, X: Sequence[Any], 
 
 
 def _check_on_nonfinite(on_nonfinite: object) -> str:
-    if on_nonfinite.__class__ is not str or on_nonfinite not in ON_NONFINITE:
+    if not isinstance(on_nonfinite, str) or on_nonfinite not in ON_NONFINITE:
         raise ValueError(f"on_nonfinite must be one of {', '.join(map(repr, ON_NONFINITE))}, "
                          f"got {on_nonfinite!r}")
-    return on_nonfinite  # type: ignore[return-value]
+    return on_nonfinite
 
 
 # --- fit and evaluate ------------------------------------------------------------------
