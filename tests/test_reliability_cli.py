@@ -149,7 +149,8 @@ def test_ctrl_c_during_start_up_imports_is_one_line_and_130(module, entry):
 def test_ctrl_c_while_training_is_one_line_and_130():
     proc = subprocess.Popen([sys.executable, "-u", "-m", "deltagrad", "train", "--epochs", "100000",
                              "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,  # Ctrl-C's default even under a runner started with `&`
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:
         if line.startswith("train:"):
             break
