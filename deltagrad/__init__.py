@@ -7,6 +7,8 @@ itself is ``autograd`` (the engine), ``nn`` (networks, training) and ``viz`` (pi
 
 import os
 import sys
+from types import ModuleType
+from typing import Optional
 
 
 def _is_the_command() -> bool:
@@ -19,15 +21,16 @@ def _is_the_command() -> bool:
     return any(a == "-m" and b == "deltagrad" for a, b in zip(argv, argv[1:]))
 
 
+_drawing: Optional[ModuleType] = None
 try:
     import autograd
     import nn
     try:
         import viz
+        _drawing = viz
     except ImportError as e:  # no graphviz package (a broken install): only drawing needs
         if e.name != "graphviz":  # it, and deltagrad graph says how to mend it in one line
             raise
-        viz = None
 except KeyboardInterrupt:  # Ctrl-C while the command starts: one line, status 130 (docs/cli.md)
     if not _is_the_command():
         raise
@@ -39,7 +42,7 @@ except KeyboardInterrupt:  # Ctrl-C while the command starts: one line, status 1
 
 # autograd, nn and viz are common names: another installed package of the same name would
 # be imported in their place (nn and viz check autograd themselves; this checks them).
-for _package, _marker in ((autograd, "OPS"), (nn, "MLP"), (viz, "to_dot")):
+for _package, _marker in ((autograd, "OPS"), (nn, "MLP"), (_drawing, "to_dot")):
     if _package is not None and not hasattr(_package, _marker):
         raise ImportError(
             f"the package {_package.__name__!r} at {_package.__file__} is not deltagrad's but another "

@@ -5,9 +5,9 @@ Each subcommand module has ``register(subparsers)``, which adds its parser and s
 files, bad numbers) end in one line on stderr and exit status 2, never a traceback.
 
 The exit statuses (docs/cli.md): 0 done, 1 a check failed (``explain``), 2 a mistake,
-130 interrupted (Ctrl-C, at any moment: this module imports only ``os`` and ``sys``, and
-the parser, the subcommands and the libraries are imported inside ``main``, so even
-start-up is covered), 141 stdout closed early (``| head``).
+130 interrupted (Ctrl-C, at any moment: ``deltagrad/__init__`` handles it while the
+libraries load, ``main`` while the parser and the subcommands are imported and after),
+141 stdout closed early (``| head``).
 """
 
 from __future__ import annotations
