@@ -180,11 +180,15 @@ class Graph:
 
     The walk is the one eager ``backward`` does (depth first, operands in order), so the
     first ``n_root`` nodes are exactly the root's ancestors in eager's order.  It stops at
-    nodes not made while tracing: those are inputs, variables or outside Values.
+    nodes not made while tracing: those are inputs, variables or outside Values.  Then come
+    the ops in ``unused`` (every op fn made, in order) that neither the root nor aux needs:
+    compiled code computes them too, in the order fn made them (``forward_order``), so that
+    an op that raises in eager (``x.log()`` at x < 0, its result thrown away) raises when
+    compiled, and of two that would raise, the same one.
     """
 
     def __init__(self, root: Value, aux: Sequence[Value], inputs: Sequence[Value],
-                 made: Set[Value], frozen: Set[Value]) -> None:
+                 made: Set[Value], frozen: Set[Value], unused: Sequence[Value] = ()) -> None:
         self.nodes: List[Node] = []
         self.variables: List[Value] = []
         self.constants: List[Value] = []
@@ -196,8 +200,10 @@ class Graph:
         self._walk((root,), seen)
         self.n_root = len(self.nodes)
         self._walk(aux, seen)
+        self._walk(unused, seen)  # ops fn made but out and aux do not use: forward only
         self.root = self._index[root]
         self.aux = [self._index[a] for a in aux]
+        self.forward_order = self._forward_order(unused)
         self._name_nodes(len(inputs))
         del self._index, self._made, self._frozen, self._input_slot
 
@@ -211,6 +217,16 @@ class Graph:
         for v in walk(roots, parents, seen):
             self._index[v] = len(self.nodes)
             self.nodes.append(self._node(v))
+
+    def _forward_order(self, made_in_order: Sequence[Value]) -> List[int]:
+        """The computed nodes in the order fn made them (when known), so that of two ops
+        that would raise, the one eager meets first raises; else in the walk's order."""
+        computed = [i for i, node in enumerate(self.nodes) if node.kind is COMPUTED]
+        index = self._index
+        position = {index[v]: k for k, v in enumerate(made_in_order) if v in index}
+        if all(i in position for i in computed):
+            computed.sort(key=position.__getitem__)
+        return computed
 
     def _node(self, v: Value) -> Node:
         slot = self._input_slot.get(v)
@@ -295,9 +311,8 @@ class _Emitter:
 
     def forward(self) -> None:
         self.units.append(_Unit(["# forward pass: one line per node"]))
-        for node in self.g.nodes:
-            if node.kind is not COMPUTED:
-                continue
+        for i in self.g.forward_order:
+            node = self.g.nodes[i]
             op = node.op
             if op.expand is not None:
                 self._nary_forward(node)
@@ -320,9 +335,11 @@ class _Emitter:
         """
         op, name = node.op, node.name
         names = [self.ref[p] for p in node.parents]
+        # Eager adds the terms to a running total that starts at 0.0; adding 0.0 at the end
+        # gives the same bits, zero signs included (a sum of -0.0 terms is 0.0, as in eager).
         if len(names) <= MAX_TERMS:
             # (``expand`` is None only for ops that are not n-ary, which forward sends elsewhere)
-            self.units.append(_Unit([f"{name} = {op.expand(names)[0]}"], (name,)))  # type: ignore[misc]
+            self.units.append(_Unit([f"{name} = {op.expand(names)[0]} + 0.0"], (name,)))  # type: ignore[misc]
             return
         runs, tail = op.parts(names)
         step = MAX_TERMS // op.width
@@ -333,9 +350,11 @@ class _Emitter:
                     run.insert(0, "1.0")
                 chunk[-1].insert(0, name)
             operands = [x for run in chunk for x in run]
-            if i + step >= len(runs[0]):
+            last = i + step >= len(runs[0])
+            if last:
                 operands += tail
-            self.units.append(_Unit([f"{name} = {op.expand(operands)[0]}"], (name,)))  # type: ignore[misc]
+            tail_add = " + 0.0" if last else ""
+            self.units.append(_Unit([f"{name} = {op.expand(operands)[0]}{tail_add}"], (name,)))  # type: ignore[misc]
 
     # backward ---------------------------------------------------------------------
     def _locals(self, node: Node) -> Sequence[str]:
@@ -383,8 +402,12 @@ class _Emitter:
             local = self._locals(node)
             dc = "d_" + node.name
             if (len(targets) == 1 and uses[targets[0][1]] == 1
-                    and nodes[targets[0][1]].kind is not VARIABLE):
+                    and nodes[targets[0][1]].kind is COMPUTED):
                 # The only product this operand gets (a neuron's u from its o, say): one line.
+                # Only for computed nodes: eager adds the product to 0.0, which turns a -0.0
+                # into 0.0; a computed node's zero gradient passes nothing on, so its sign is
+                # never seen, but an input's gradient is returned and an outside node's is
+                # handed to backward, so those accumulate from 0.0 as eager does.
                 pos, p = targets[0]
                 dp = self.grad[p]
                 started[p] = True
@@ -404,10 +427,8 @@ class _Emitter:
             if c == root:  # its gradient is 1.0: nothing to test
                 self.units.append(_Unit(lines, defs))
                 continue
-            step = MAX_LINES // 2
-            for i in range(0, len(lines), step):
-                block = lines[i:i + step]
-                self.units.append(_Unit([f"if {dc}:"] + ["    " + line for line in block], defs))
+            # (a block too long for a part is cut into several, each under its own `if`)
+            self.units.append(_Unit([f"if {dc}:"] + ["    " + line for line in lines], defs))
 
     def _start(self, targets: List[int], started: List[bool]) -> None:
         """Set up the accumulators receiving their first contribution: 0.0, or .grad."""
@@ -521,6 +542,39 @@ def _preamble(g: Graph, used: Optional[Set[str]], order: Optional[Sequence[int]]
     return lines
 
 
+def _is_comment(line: str) -> bool:
+    return line.startswith("#")
+
+
+def _bounded(units: List[_Unit], limit: int) -> List[_Unit]:
+    """``units`` with each comment joined to the statement after it, and none of more than
+    ``limit`` lines (a longer one cut into pieces; an ``if`` block keeps its header in
+    each), so that a part of a split function always holds a statement."""
+    out: List[_Unit] = []
+    notes: List[str] = []
+    for u in units:
+        if all(_is_comment(line) for line in u.lines):
+            notes += u.lines
+            continue
+        for piece in _pieces(u, limit):
+            out.append(_Unit(notes + piece.lines, piece.defs))
+            notes = []
+    if notes and out:
+        out[-1].lines += notes
+    return out
+
+
+def _pieces(u: _Unit, limit: int) -> List[_Unit]:
+    """``u`` cut into units of at most ``limit`` lines (at least one statement each)."""
+    if len(u.lines) <= limit:
+        return [u]
+    header = u.lines[0] if u.lines[0].endswith(":") else None
+    body = u.lines[1:] if header is not None else u.lines
+    step = max(1, limit - (header is not None))
+    return [_Unit(([header] if header is not None else []) + body[i:i + step], u.defs)
+            for i in range(0, len(body), step)]
+
+
 def _assemble(g: Graph, mode: str, units: List[_Unit], order: Optional[Sequence[int]] = None,
               n_weights: int = -1) -> str:
     total = sum(len(u.lines) for u in units)
@@ -533,7 +587,7 @@ def _assemble(g: Graph, mode: str, units: List[_Unit], order: Optional[Sequence[
     # makes and a later part uses travels through the list _S.
     parts: List[List[_Unit]] = [[]]
     size = 0
-    for u in units:
+    for u in _bounded(units, MAX_LINES):
         if size + len(u.lines) > MAX_LINES and parts[-1]:
             parts.append([])
             size = 0
@@ -552,7 +606,7 @@ def _assemble(g: Graph, mode: str, units: List[_Unit], order: Optional[Sequence[
         names = set()
         for u in part:
             for line in u.lines:
-                if not line.startswith("#"):
+                if not _is_comment(line):
                     names.update(_NAME.findall(line))
         names = {n for n in names if n in first_def or n in externals}
         appears.append(names)
@@ -566,7 +620,9 @@ def _assemble(g: Graph, mode: str, units: List[_Unit], order: Optional[Sequence[
         for name in sorted(n for n in names if n in first_def and first_def[n] < j):
             body.append(f"{name} = _S[{slots[name]}]")
         body += [line for u in part for line in u.lines]
-        defined = {name for u in part for name in u.defs}
+        # what this part set (a piece of a cut unit lists all the unit's names: keep the
+        # ones its lines use, which this part set or loaded)
+        defined = {name for u in part for name in u.defs} & names
         for name in sorted(n for n in defined if last_seen.get(n, -1) > j):
             slot = slots.setdefault(name, len(slots))
             body.append(f"_S[{slot}] = {name}")

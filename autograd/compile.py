@@ -42,17 +42,20 @@ AuxSpec = Union[Spec, Literal[False]]
 class _Tracer:
     """Records every Value made while ``fn`` runs (the ops report to it; see modes)."""
 
-    __slots__ = ("made", "frozen")
+    __slots__ = ("made", "frozen", "ops")
 
     def __init__(self) -> None:
         self.made: Set[Value] = set()
         self.frozen: Set[Value] = set()
+        self.ops: List[Value] = []  # the op results, in the order fn made them
 
     def record(self, v: Value) -> None:
         """An op made ``v`` (ops call this while tracing)."""
         self.made.add(v)
         if v._op == "" and not v._prev:  # an op result under no_grad: a frozen number
             self.frozen.add(v)
+        else:
+            self.ops.append(v)
 
     def leaf(self, v: Value) -> None:
         """``Value(...)`` made ``v`` inside fn: a constant."""
@@ -353,7 +356,7 @@ def compile(fn: Callable[..., Any], example_inputs: Sequence[Any] = (), *,  # no
                         f"{type(result).__name__}" + (
                             "; return (output, aux) with has_aux=True to get more values back"
                             if result.__class__ is tuple else ""))
-    graph = _codegen.Graph(result, aux, placeholders, tracer.made, tracer.frozen)
+    graph = _codegen.Graph(result, aux, placeholders, tracer.made, tracer.frozen, tracer.ops)
     return Compiled(fn, graph, spec, aux_spec)
 
 

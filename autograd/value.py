@@ -12,6 +12,7 @@ place, the ``_FIELDS`` template, which every function that makes a node is built
 from __future__ import annotations
 
 import ast
+import copy
 import math
 import numbers
 import sys
@@ -20,7 +21,8 @@ from textwrap import indent as _indent
 from operator import add as _add
 from operator import mul as _mul
 from typing import (
-    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union,
+    TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, SupportsIndex, TextIO,
+    Tuple, Union,
 )
 
 from . import display as _display
@@ -160,6 +162,32 @@ class Value:
     def __ge__(self, other: object) -> bool:
         o = _data_of(other, ">=")
         return NotImplemented if o is None else self.data >= o
+
+    # --- copying and pickling: the graph as a flat list, so any depth works -------------
+    def __copy__(self) -> Value:
+        """A new node with the same number, gradient, label, tag and the same operands."""
+        return _copy_node(self, self._prev, self.tag)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> Value:
+        """A copy of this node's whole graph, made oldest node first (no recursion, so a
+        10,000-node chain copies as a 3-node one does); ``memo`` keeps shared nodes shared."""
+        for v in _ancestors(self):
+            if id(v) not in memo:
+                prev = tuple(memo[id(p)] for p in v._prev)
+                memo[id(v)] = _copy_node(v, prev, copy.deepcopy(v.tag, memo))
+        return memo[id(self)]  # type: ignore[no-any-return]
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Tuple[Any, ...]:
+        """Pickle a leaf as its fields, a computed node as its graph in a flat list (oldest
+        first, so pickling never recurses through a deep graph).  Leaves in the graph are
+        pickled as themselves: parameters pickled together stay the same objects."""
+        if not self._prev:
+            return (_leaf, (self.data, self.grad, self.label, self.tag, self._op, self._arg))
+        computed = [v for v in _ancestors(self) if v._prev]
+        index = {id(v): i for i, v in enumerate(computed)}
+        rows = [(v.data, v.grad, v.label, v.tag, v._op, v._local, v._arg,
+                 tuple(index.get(id(p), p) for p in v._prev)) for v in computed]
+        return (_graph, (rows,))
 
     # ``backward()`` and ``explain()`` are methods too; graph.py and explain.py, which build on
     # this module, attach them (so nothing here imports upwards, not even lazily).
@@ -563,3 +591,50 @@ def dense(rows: Sequence[Row], x: Sequence[Value], xd: Sequence[float], relu: bo
         return out
     made: List[Value] = _dense(rows, x, xd, relu, names)
     return made
+
+
+# --- copies and pickles (Value.__copy__, __deepcopy__, __reduce_ex__) ------------------
+
+def _ancestors(root: Value) -> List[Value]:
+    """``root`` and every node it was computed from, each after its operands (an iterative
+    depth-first walk, so any depth works)."""
+    order: List[Value] = []
+    done: Set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        v, expanded = stack.pop()
+        if id(v) in done:
+            continue
+        if expanded or not v._prev:
+            done.add(id(v))
+            order.append(v)
+            continue
+        stack.append((v, True))
+        stack.extend((p, False) for p in reversed(v._prev) if id(p) not in done)
+    return order
+
+
+def _copy_node(v: Value, prev: Tuple[Value, ...], tag: object) -> Value:
+    """A new node with ``v``'s fields, operands ``prev`` and ``tag``."""
+    new = _make(v.data, v._op, prev, v._local, v._arg)
+    new.grad, new.label, new.tag = v.grad, v.label, tag
+    return new
+
+
+def _leaf(data: float, grad: float, label: str, tag: object, op: str, arg: Optional[float]) -> Value:
+    """A leaf from its pickled fields."""
+    v = _make(data, op, (), (), arg)
+    v.grad, v.label, v.tag = grad, label, tag
+    return v
+
+
+def _graph(rows: List[Tuple[Any, ...]]) -> Value:
+    """The last node of a pickled graph: rows of fields, oldest first, whose operands are
+    earlier rows (by index) or leaves (Values)."""
+    built: List[Value] = []
+    for data, grad, label, tag, op, local, arg, parents in rows:
+        prev = tuple(p if p.__class__ is Value else built[p] for p in parents)
+        v = _make(data, op, prev, local, arg)
+        v.grad, v.label, v.tag = grad, label, tag
+        built.append(v)
+    return built[-1]

@@ -3,67 +3,69 @@
 Each subcommand module has ``register(subparsers)``, which adds its parser and sets
 ``func(args) -> int``.  Errors a user can cause (bad options, unreadable or broken
 files, bad numbers) end in one line on stderr and exit status 2, never a traceback.
+
+The exit statuses (docs/cli.md): 0 done, 1 a check failed (``explain``), 2 a mistake,
+130 interrupted (Ctrl-C, at any moment: ``deltagrad/__init__`` handles it while the
+libraries load, ``main`` while the parser and the subcommands are imported and after),
+141 stdout closed early (``| head``).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
 import sys
-from typing import List, NoReturn, Optional
 
-from autograd import __version__
+#: Exit statuses: a failed check (explain), a mistake, Ctrl-C, and a closed stdout (as
+#: shells report a command killed by SIGPIPE: 128 + 13); no subcommand uses 130 or 141.
+EXIT_CHECK_FAILED, EXIT_MISTAKE, EXIT_INTERRUPTED, EXIT_CLOSED_PIPE = 1, 2, 130, 141
 
-from . import explain, graph, health, predict, train
-from .common import CLIError
-
-# The subcommand modules, in the order ``--help`` lists them.
-COMMANDS = (train, predict, graph, explain, health)
-
-# A negative number or a comma-separated list of numbers ("-0.8,0.5", "-1e-3"): argparse
-# takes these for values, not options, so points need no "--" in front of them.
-_NEGATIVE_NUMBERS = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[-+]?\d+)?(,-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?)*$",
-                               re.IGNORECASE)
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._negative_number_matcher = _NEGATIVE_NUMBERS
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``deltagrad`` parser with ``--version`` and every subcommand."""
-    parser = _Parser(prog="deltagrad",
-                     description="Train small MLPs, draw computation graphs and watch backprop work.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-    for module in COMMANDS:
-        module.register(sub)
-    return parser
-
-
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run ``deltagrad`` with ``argv`` (default: the command line); returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    name = ["deltagrad"]  # "deltagrad train" once the subcommand is known
     try:
-        return int(args.func(args) or 0)
+        return _run(argv, name)
+    except KeyboardInterrupt:  # Ctrl-C, whenever it comes: one line
+        _say(f"{name[0]}: interrupted")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (deltagrad ... | head): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        _drop_stdout()
+        return EXIT_CLOSED_PIPE
+
+
+def _run(argv: list[str] | None, name: list[str]) -> int:
+    """Parse ``argv`` and run its subcommand; a user's mistake is one line and status 2."""
+    from .common import CLIError
+    from .parser import build_parser
+
+    args = build_parser().parse_args(argv)
+    name[0] = f"deltagrad {args.command}"
+    try:
+        status = int(args.func(args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        raise
     except OSError as e:  # a file that cannot be read or written: name it, plainly
         where = f"{e.filename}: " if e.filename else ""
-        print(f"deltagrad {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
-        return 2
+        _say(f"{name[0]}: error: {where}{e.strerror or e}")
     except (CLIError, ValueError, TypeError, ArithmeticError) as e:  # Arithmetic: numbers ran away
-        print(f"deltagrad {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"deltagrad {args.command}: interrupted", file=sys.stderr)
-        return 130
+        _say(f"{name[0]}: error: {e}")
+    return EXIT_MISTAKE
+
+
+def _say(line: str) -> None:
+    """One line on stderr, if stderr takes it (it may be closed: ``2>&-``)."""
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so Python's own flush at exit finds no broken pipe."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no stdout, or not a real file (tests)
+        pass

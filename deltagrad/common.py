@@ -12,14 +12,30 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
+import sys
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from nn import data
+from nn.io import load_with_loss
+from nn.module import MAX_PARAMETERS, MLP, count_parameters
 from nn.plot import PlotUnavailable, image_format, plot_decision_boundary, plot_history, require_matplotlib
 
 
 class CLIError(Exception):
     """A mistake in what the user asked for; printed as one line, exit status 2."""
+
+
+def warn(line: str, clear_line: bool = False) -> None:
+    """Print ``line`` on stderr, if there is one that takes it: a closed or broken stderr
+    never stops a command.  ``clear_line`` first clears a progress line on a terminal."""
+    stream = sys.stderr
+    try:
+        clear = "\r\x1b[K" if clear_line and stream.isatty() else ""
+        stream.write(f"{clear}{line}\n")
+        stream.flush()
+    except (AttributeError, OSError, ValueError):  # None (closed at start), closed, broken pipe
+        pass
 
 
 # --- argument types (argparse calls them on the option's text) ---------------------------
@@ -94,6 +110,49 @@ def layer_sizes(text: str) -> List[int]:
     if any(n < 1 for n in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
     return sizes
+
+
+# --- sizes: refused up front, in the command's own words --------------------------------
+
+def check_model(nin: int, sizes: Sequence[int]) -> None:
+    """Refuse, before it is built, a model beyond ``nn.module.MAX_PARAMETERS`` parameters."""
+    count = count_parameters(nin, sizes)
+    if count > MAX_PARAMETERS:
+        shape = "-".join(str(n) for n in [nin, *sizes])
+        raise CLIError(f"the model MLP {shape} would have {count:,} parameters, more than the "
+                       f"limit of {MAX_PARAMETERS:,}")
+
+
+def check_samples(samples: int) -> None:
+    """Refuse, before any is drawn, more samples than ``nn.data.MAX_SAMPLES``."""
+    if samples > data.MAX_SAMPLES:
+        raise CLIError(f"--samples {samples}: more than the limit of {data.MAX_SAMPLES:,} samples")
+
+
+def load_model(path: str) -> Tuple[MLP, Optional[str]]:
+    """``nn.io.load_with_loss(path)``: the model and the loss saved with it, with its size
+    limit said in the command's words (no Python hint)."""
+    try:
+        return load_with_loss(path)
+    except ValueError as e:
+        raise CLIError(_API_HINT.sub("", str(e))) from None
+
+
+#: The Python-only way round a size limit that nn.io's messages end with.
+_API_HINT = re.compile(r"; pass max_parameters=\S* to [^;]*$")
+
+
+def import_viz() -> Any:
+    """``viz``, imported when a drawing is asked for (graphviz adds about 0.3 s to every
+    command); a broken install without the ``graphviz`` package is one line, not a traceback."""
+    try:
+        import viz
+    except ImportError as e:
+        if e.name != "graphviz":
+            raise
+        raise CLIError("the graphviz Python package is missing (a broken install); reinstall "
+                       "deltagrad: pip install --force-reinstall deltagrad") from None
+    return viz
 
 
 # --- output files ------------------------------------------------------------------------

@@ -20,7 +20,9 @@ from nn.losses import LOSSES
 from nn.module import ACTIVATIONS, INITS, MLP
 from nn.optim import SGD
 
-from .common import CLIError, LOSS_NAMES, layer_sizes, non_negative, numbers, positive_int
+from .common import (
+    LOSS_NAMES, CLIError, check_model, import_viz, layer_sizes, non_negative, numbers, positive_int,
+)
 
 #: Relative (and absolute, near 0) tolerance of the explain checks.
 TOLERANCE = 1e-9
@@ -145,6 +147,7 @@ class _Step:
     def __init__(self, args: argparse.Namespace) -> None:
         self.y, nout = _target(args)
         self.x = list(args.x)
+        check_model(len(self.x), args.layers + [nout])
         out_act = args.output_activation or args.activation
         if args.loss != "mse" and args.output_activation is None:
             out_act = "linear"  # hinge, bce_with_logits and cross_entropy read a score, not σ of it
@@ -332,8 +335,7 @@ def run(args: argparse.Namespace) -> int:
     _say_gradients(c, s)
     svg_path = html_path = None
     if args.svg or args.html:
-        import viz  # here, not at the top: importing graphviz adds about 0.3 s to every deltagrad command
-
+        viz = import_viz()
         # drawn before the update, with this step's numbers
         svg_path = viz.render(s.err, args.svg) if args.svg else None
         html_path = viz.render(s.model, args.html, format="html", x=s.x, y=s.y, loss=args.loss,

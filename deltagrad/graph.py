@@ -15,11 +15,10 @@ import os
 from typing import Any, Dict, List, Optional
 
 from autograd import Value
-from nn.io import load
 from nn.losses import LOSSES
 from nn.module import MLP
 
-from .common import CLIError, check_output, int_at_least, non_negative, numbers
+from .common import CLIError, check_output, import_viz, int_at_least, load_model, non_negative, numbers
 
 DEFAULT_OUTPUT = "deltagrad-graph.svg"
 
@@ -88,12 +87,12 @@ def network_demo() -> MLP:
     return MLP(2, [2, 1], activation="tanh", seed=1)
 
 
-def load_model(path: str, x: Optional[List[float]], y: Optional[List[float]]) -> MLP:
+def checked_model(path: str, x: Optional[List[float]], y: Optional[List[float]]) -> MLP:
     """The saved model, checked against the sizes of ``x`` and ``y``."""
     if x is None:
         raise CLIError("--model needs the input to draw, e.g. --x 0.5,0.2")
     try:
-        model = load(path)
+        model = load_model(path)[0]
     except OSError as e:
         raise CLIError(f"cannot read the model file {path}: {e.strerror or e}") from None
     if len(x) != model.nin:
@@ -137,8 +136,7 @@ def _network_page(viz: Any, model: Any, x: List[float], y: Optional[List[float]]
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, build the drawing asked for, write it and print the file's path."""
-    import viz  # here, not at the top: importing graphviz adds about 0.3 s to every deltagrad command
-
+    viz = import_viz()
     if args.model is None and (args.x is not None or args.y is not None):
         raise CLIError("--x and --y go with --model FILE (a model saved by train --save)")
     page = os.path.splitext(args.output)[1].lower() == ".html"
@@ -151,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     check_output("--output", args.output)
     model, x, y = None, args.x, args.y
     if args.model is not None:
-        model = load_model(args.model, x, y)
+        model = checked_model(args.model, x, y)
     elif args.demo == "network":
         model, x, y = network_demo(), [0.5, -0.2], [1.0]
     ops = args.ops or any(getattr(args, name) is not None for name in _OP_OPTIONS)

@@ -13,7 +13,8 @@ from nn.module import ACTIVATIONS, INITS, MLP
 from nn.optim import clip_grad_norm
 
 from .common import (
-    DATASETS, LOSS_NAMES, CLIError, classes, dataset, layer_sizes, number, positive_int, recipe,
+    DATASETS, LOSS_NAMES, CLIError, check_model, check_samples, classes, dataset, layer_sizes, number,
+    positive_int, recipe,
 )
 
 
@@ -96,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.clip is not None and args.clip < 0:
         raise CLIError(f"--clip must be a max norm >= 0, got {args.clip:g}")
     loss, nout, labels = recipe(args)
+    check_samples(args.samples)
+    check_model(2, args.layers + [nout])
     X, y = dataset(args, labels)
     pairs = _pairs(args.activation, args.init)
     print(f"data: {args.dataset}, {len(X)} samples, {classes(args)} classes, loss {loss}, seed {args.seed}")

@@ -7,9 +7,8 @@ import math
 from typing import Any, List
 
 from autograd import no_grad
-from nn.io import load
 
-from .common import CLIError
+from .common import CLIError, load_model
 
 
 def register(subparsers: Any) -> None:
@@ -17,10 +16,11 @@ def register(subparsers: Any) -> None:
     q = subparsers.add_parser(
         "predict", help="print a saved model's output for input points",
         description="Print a saved model's output for each point. A single output's class is its "
-                    "sign (+1/-1, i.e. 1/0 for a model trained with bce_with_logits); with several "
-                    "outputs the class is the largest one. Points look like -0.5,0.3: as many "
-                    "comma-separated numbers as the model has inputs (a model trained with "
-                    "train --dataset digits takes an image's 64 pixels, each scaled to 0..1).")
+                    "sign: +1/-1, or 1/0 for a model trained with bce_with_logits (train --save "
+                    "stores the loss with the model); with several outputs the class is the largest "
+                    "one. Points look like -0.5,0.3: as many comma-separated numbers as the model has "
+                    "inputs (a model trained with train --dataset digits takes an image's 64 pixels, "
+                    "each scaled to 0..1).")
     q.add_argument("--model", required=True, metavar="FILE", help="a model file saved by train --save")
     q.add_argument("points", nargs="+", metavar="x1,x2", help="input point(s), comma-separated numbers")
     q.set_defaults(func=run)
@@ -41,7 +41,8 @@ def _point(text: str, nin: int) -> List[float]:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model, check every point, then print one line per point."""
-    model = load(args.model)
+    model, loss = load_model(args.model)
+    positive, negative = ("1", "0") if loss == "bce_with_logits" else ("+1", "-1")
     points = [_point(text, model.nin) for text in args.points]
     with no_grad():
         outputs = [model(x) for x in points]
@@ -56,5 +57,5 @@ def run(args: argparse.Namespace) -> int:
             logits = ", ".join(f"{v:.6f}" for v in z)
             print(f"{text}  logits [{logits}]  class {c} (p={math.exp(z[c] - m) / total:.3f})")
         else:
-            print(f"{text}  output {out.data:.6f}  class {'+1' if out.data > 0 else '-1'}")
+            print(f"{text}  output {out.data:.6f}  class {positive if out.data > 0 else negative}")
     return 0

@@ -18,12 +18,13 @@ from typing import Any, List, Optional, TextIO, Tuple, Type, Union
 
 from nn.module import ACTIVATIONS, INITS, MLP
 from nn.optim import SGD, Adam, LinearDecay, Optimizer
-from nn.train import History, evaluate, fit
+from nn.train import History, TrainingDiverged, evaluate, fit
 
 from .common import (
     DATASETS, DEFAULT_TEST_FRACTION, LOSS_NAMES, SHIPPED, TRAIN_DEFAULTS, TRAIN_DEFAULTS_FOR, CLIError,
-    Split, add_plot_options, check_output, check_plot_options, class_names, fraction, layer_sizes,
-    loss_recipe, non_negative, positive_int, relabel, save_plots, training_data,
+    Split, add_plot_options, check_model, check_output, check_plot_options, check_samples, class_names,
+    fraction, layer_sizes, loss_recipe, non_negative, positive_int, relabel, save_plots, training_data,
+    warn,
 )
 
 #: The default seed (micrograd's demo seeds its generators with 1337 too); with it the
@@ -124,9 +125,7 @@ def _show_warning(message: Union[Warning, str], category: Type[Warning], filenam
                   file: Optional[TextIO] = None, line: Optional[str] = None) -> None:
     """A warning during training as one line on stderr, without Python's file and line
     (on a terminal it replaces the progress line, which the next update draws below)."""
-    isatty = getattr(sys.stderr, "isatty", None)
-    clear = "\r\x1b[K" if isatty and isatty() else ""
-    print(f"{clear}deltagrad train: warning: {message}", file=sys.stderr, flush=True)
+    warn(f"deltagrad train: warning: {message}", clear_line=True)
 
 
 def _optimizer(args: argparse.Namespace, model: MLP, n_samples: int) -> Tuple[Optimizer, LinearDecay]:
@@ -162,10 +161,25 @@ def _fit(args: argparse.Namespace, model: MLP, X: List[Any], y: List[Any], loss:
         warnings.showwarning = _show_warning
         if not sys.warnoptions:  # fit's warning once per run, not once per process
             warnings.simplefilter("always", RuntimeWarning)
-        return fit(model, X, y, loss=loss, optimizer=optimizer, schedule=schedule,
-                   epochs=args.epochs, batch_size=args.batch_size, l2=args.l2,
-                   accuracy=accuracy, seed=args.seed, compile=args.compile,
-                   verbose=not args.quiet)
+        try:
+            return fit(model, X, y, loss=loss, optimizer=optimizer, schedule=schedule,
+                       epochs=args.epochs, batch_size=args.batch_size, l2=args.l2,
+                       accuracy=accuracy, seed=args.seed, compile=args.compile,
+                       verbose=not args.quiet)
+        except TrainingDiverged as e:
+            raise CLIError(_diverged(e, loss, args)) from None
+
+
+def _diverged(e: TrainingDiverged, loss: str, args: argparse.Namespace) -> str:
+    """fit's divergence in the command's words: where, and which option to change."""
+    where = f"training diverged in epoch {e.epoch} (the loss became {e.loss})"
+    noise = " (is --noise too large?)" if args.data is None else ""
+    if e.cause == "data":
+        return f"{where}: the data holds numbers that are not finite{noise}"
+    if e.cause == "start":
+        return f"{where} before any update: the data is too large for the model{noise}"
+    return (f"{where}: the learning rate {args.lr:g} is too high for {loss}; "
+            f"try a smaller --lr, e.g. --lr {args.lr / 10:g}")
 
 
 def _accuracy(acc: Optional[float], n: int, what: str) -> str:
@@ -199,6 +213,7 @@ def _say_result(args: argparse.Namespace, history: History, model: MLP, split: S
 def run(args: argparse.Namespace) -> int:
     """Check the outputs, build data, model and optimiser, train, report, save and draw."""
     _resolve(args)
+    check_samples(args.samples)
     if args.save:
         check_output("--save", args.save)
     check_plot_options(args)
@@ -208,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
                        f"{len(split.X[0])} features; use --plot for the training curves")
     loss, nout, labels = loss_recipe(split.k, args.loss, args.data or args.dataset)
     y, y_test = relabel(split.y, labels), relabel(split.y_test, labels)
+    check_model(len(split.X[0]), args.layers + [nout])
     model = MLP(len(split.X[0]), args.layers + [nout], activation=args.activation,
                 output_activation="linear", init=args.init, seed=args.seed)
     optimizer, schedule = _optimizer(args, model, len(split.X))
@@ -217,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     _say_result(args, history, model, split, y, y_test, loss, accuracy)
     if args.save:
         try:
-            model.save(args.save)
+            model.save(args.save, loss=loss)
         except OSError as e:
             raise CLIError(f"cannot save the model to {args.save}: {e.strerror or e}") from None
         print(f"saved: {args.save}")

@@ -5,7 +5,13 @@ A model file looks like::
     {"format": "deltagrad-mlp", "version": 1,
      "architecture": {"nin": 2, "nouts": [16, 16, 1], "activation": "relu",
                       "output_activation": "linear", "init": "uniform"},
-     "parameters": {"layers.0.neurons.0.w.0": 0.123..., ...}}
+     "parameters": {"layers.0.neurons.0.w.0": 0.123..., ...},
+     "loss": "hinge"}
+
+``"loss"`` (optional, a name from ``nn.LOSSES``) says what the model was trained for, so
+that its output can be read as the right class (``bce_with_logits``: 1/0, not +1/-1);
+``save(..., loss=...)`` writes it and ``load_with_loss`` reads it back.  Files without it
+(older ones) load as before, and older deltagrads ignore it.
 
 Floats are written with ``repr``, so they load back bit for bit.  Loading checks the
 whole file before touching a model: a file that is empty, truncated, not JSON, of
@@ -32,13 +38,15 @@ import os
 import secrets
 import stat
 from itertools import islice
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from autograd.validate import is_integer, is_real
 
+from .losses import LOSSES
+from .losses import resolve as _resolve_loss
 from .module import ACTIVATIONS, INITS, MLP, count_parameters, parameter_limit
 
-__all__ = ["save", "load", "load_into", "FORMAT", "VERSION", "BYTES_PER_PARAMETER"]
+__all__ = ["save", "load", "load_with_loss", "load_into", "FORMAT", "VERSION", "BYTES_PER_PARAMETER"]
 
 FORMAT = "deltagrad-mlp"
 VERSION = 1
@@ -49,11 +57,19 @@ _CHUNK = 1 << 20
 PathType = Union[str, "os.PathLike[str]"]
 
 
-def save(model: MLP, path: PathType) -> None:
+def save(model: MLP, path: PathType, loss: Union[str, Callable[..., Any], None] = None) -> None:
     """Write ``model`` to ``path`` atomically: a temporary file in the same directory,
-    then ``os.replace``, so a crash never leaves a half-written model file."""
+    then ``os.replace``, so a crash never leaves a half-written model file.
+
+    ``loss`` (a name from ``nn.LOSSES`` or one of those functions) is stored with it: the
+    loss it was trained with, which says how its output reads as a class.
+    """
     if not isinstance(model, MLP):
         raise TypeError(f"save needs an nn.MLP, got {type(model).__name__}")
+    loss_name = None if loss is None else _resolve_loss(loss, "save")[0]
+    if loss_name is not None and loss_name not in LOSSES:
+        raise ValueError(f"save: loss must be one of {', '.join(LOSSES)} (the name is stored in "
+                         f"the file), got the function {loss_name!r}")
     params = model.state_dict()
     for name, value in params.items():
         if not math.isfinite(value):
@@ -61,6 +77,8 @@ def save(model: MLP, path: PathType) -> None:
                              "(the model has diverged; a file with it could not be loaded)")
     document = {"format": FORMAT, "version": VERSION, "architecture": model.architecture,
                 "parameters": params}
+    if loss_name is not None:
+        document["loss"] = loss_name
     text = json.dumps(document, indent=1, allow_nan=False) + "\n"
     given = os.fspath(path)
     target = os.path.realpath(given)  # through a symlink: write its target, keep the link
@@ -120,11 +138,16 @@ def load(path: PathType, *, max_parameters: Optional[int] = None) -> MLP:
     A model of more than ``max_parameters`` (default ``nn.module.MAX_PARAMETERS``)
     parameters is refused before anything is built.
     """
+    return load_with_loss(path, max_parameters=max_parameters)[0]
+
+
+def load_with_loss(path: PathType, *, max_parameters: Optional[int] = None) -> Tuple[MLP, Optional[str]]:
+    """``load(path)`` and the name of the loss saved with the model (None if the file has none)."""
     limit = parameter_limit(max_parameters)
-    architecture, params = _read(path, limit)
+    architecture, params, loss = _read(path, limit)
     model = MLP(**architecture, seed=0, max_parameters=limit)
     _load_params(model, params, path)
-    return model
+    return model, loss
 
 
 def load_into(model: MLP, path: PathType) -> None:
@@ -135,7 +158,7 @@ def load_into(model: MLP, path: PathType) -> None:
     """
     if not isinstance(model, MLP):
         raise TypeError(f"load_into needs an nn.MLP, got {type(model).__name__}")
-    architecture, params = _read(path, max(parameter_limit(None), model.num_parameters()))
+    architecture, params, _ = _read(path, max(parameter_limit(None), model.num_parameters()))
     ours = model.architecture
     diffs = [f"{key} {architecture[key]!r} (the model has {ours[key]!r})"
              for key in ("nin", "nouts", "activation", "output_activation")
@@ -189,8 +212,9 @@ def _read_bytes(name: str, limit: int) -> bytes:
             chunks.append(chunk)
 
 
-def _read(path: PathType, limit: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """Parse and check a model file; returns (architecture, parameters) or raises ValueError.
+def _read(path: PathType, limit: int) -> Tuple[Dict[str, Any], Dict[str, Any], Optional[str]]:
+    """Parse and check a model file; returns (architecture, parameters, loss name or None)
+    or raises ValueError.
 
     ``limit`` is the most parameters the architecture may imply.
     """
@@ -236,7 +260,11 @@ def _read(path: PathType, limit: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     for key, value in params.items():
         if not is_real(value):
             raise ValueError(f"{name}: parameter {key!r} is not a number: {value!r}")
-    return architecture, params
+    loss = document.get("loss")
+    if loss is not None and (loss.__class__ is not str or loss not in LOSSES):
+        raise ValueError(f"{name}: the loss saved with the model is {loss!r}, not one of "
+                         f"{', '.join(LOSSES)}")
+    return architecture, params, loss
 
 
 def _check_architecture(arch: Dict[str, Any], name: str) -> Dict[str, Any]:

@@ -500,7 +500,8 @@ class MLP(Module):
     # nn/io.py, which builds on this module: nothing here imports it back.
 
     if TYPE_CHECKING:  # how a type checker sees them (tests/test_typing.py keeps them in step)
-        def save(self, path: Union[str, os.PathLike[str]]) -> None: ...
+        def save(self, path: Union[str, os.PathLike[str]],
+                 loss: Union[str, Callable[..., Any], None] = None) -> None: ...
         def load(self, path: Union[str, os.PathLike[str]]) -> None: ...
 
     def __repr__(self) -> str:

@@ -13,20 +13,21 @@ import math
 import random
 import sys
 import time
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 from autograd import Value, dot, no_grad
 from autograd.graph import tape
 from autograd.modes import paused_gc
-from autograd.validate import flag, integer, real
+from autograd.validate import flag, integer, is_real, real
 
 from . import losses as _losses
 from .compiled_step import CompiledStep, Objective
 from .health import health as _health
 from .module import MLP
-from .optim import SGD, Adam, Optimizer, Schedule, clip_grad_norm
+from .optim import SGD, Adam, Optimizer, Schedule, _check_grads, clip_grad_norm
 
-__all__ = ["fit", "evaluate", "History", "OPTIMIZERS"]
+__all__ = ["fit", "evaluate", "History", "OPTIMIZERS", "TrainingDiverged", "ON_NONFINITE"]
 
 #: Optimiser name -> (class, default learning rate); the defaults are Keras's.
 OPTIMIZERS = {"sgd": (SGD, 0.01), "adam": (Adam, 0.001)}
@@ -90,7 +91,8 @@ class History:
     Per epoch, when ``fit(..., health=True)``: ``health`` (an ``nn.HealthReport``).
     With ``fit(..., compile=True)``: ``compiled_steps`` (how many times a step was
     compiled: once per distinct batch shape and set of targets met, see ``nn.compiled_step``) and
-    ``compile_seconds`` (the time that took, part of ``seconds``).
+    ``compile_seconds`` (the time that took, part of ``seconds``).  ``skipped_steps``: the
+    updates left out because the batch's loss was not finite (``on_nonfinite``).
     """
 
     def __init__(self) -> None:
@@ -103,6 +105,7 @@ class History:
         self.seconds = 0.0
         self.compiled_steps = 0
         self.compile_seconds = 0.0
+        self.skipped_steps = 0
 
     @property
     def epochs(self) -> int:
@@ -124,24 +127,35 @@ class _Progress:
     def __init__(self, epochs: int, stream: Any) -> None:
         self.epochs = epochs
         self.stream = stream
-        isatty = getattr(stream, "isatty", None)
-        self.tty = bool(isatty and isatty())
+        try:
+            self.tty = bool(stream is not None and stream.isatty())
+        except (AttributeError, OSError, ValueError):  # not a file, or a closed one
+            self.tty, self.stream = False, None
         self.every = max(1, epochs // 10)
         self.width = len(str(epochs))
         self.shown = 0.0  # when the terminal line was last redrawn
 
     def update(self, epoch: int, loss: float, accuracy: Optional[float], elapsed: float) -> None:
+        if self.stream is None:  # no stderr (closed, pythonw) or it failed: train on silently
+            return
         last = epoch == self.epochs
         if self.tty:
             if not last and elapsed - self.shown < 0.1:
                 return  # redraw at most ten times a second
             self.shown = elapsed
             end = "\n" if last else ""
-            self.stream.write("\r" + self._line(epoch, loss, accuracy, elapsed) + "\x1b[K" + end)
-            self.stream.flush()
+            self._write("\r" + self._line(epoch, loss, accuracy, elapsed) + "\x1b[K" + end)
         elif last or epoch % self.every == 0:
-            self.stream.write(self._line(epoch, loss, accuracy, elapsed) + "\n")
+            self._write(self._line(epoch, loss, accuracy, elapsed) + "\n")
+
+    def _write(self, text: str) -> None:
+        """Show ``text``; a stream that cannot take it (closed, a broken pipe, a full disk)
+        ends the display, never the training."""
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except (OSError, ValueError):  # ValueError: I/O operation on closed file
+            self.stream = None
 
     def _line(self, epoch: int, loss: float, accuracy: Optional[float], elapsed: float) -> str:
         acc = "" if accuracy is None else f"  accuracy {100.0 * accuracy:5.1f}%"
@@ -297,6 +311,85 @@ def _count_correct(acc_fn: Callable[[Any, Any], bool], preds: Sequence[Any],
     return sum(1 for p, t in zip(preds, labels) if acc_fn(_data(p), t))
 
 
+# --- a loss that is no longer a number --------------------------------------------------
+
+#: What ``fit`` may do when a batch's loss is inf or NaN (its ``on_nonfinite``).
+ON_NONFINITE = ("raise", "warn", "ignore")
+
+
+class TrainingDiverged(FloatingPointError):
+    """``fit`` met a loss that is inf or NaN and stopped before updating on it.
+
+    ``epoch`` and ``batch`` say where (from 1), ``loss`` is the value, ``cause`` the likely
+    reason: "data" (a sample or target is not finite), "start" (not finite before any
+    update: inputs or initial weights too large) or "lr" (the updates grew the parameters
+    until the loss overflowed: the learning rate is too high for this loss), and
+    ``history`` the epochs finished before it.
+    """
+
+    def __init__(self, message: str, *, epoch: int, batch: int, loss: float, cause: str,
+                 history: History) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.loss, self.cause, self.history = epoch, batch, loss, cause, history
+
+
+def _first_nonfinite(rows: Sequence[Any], name: str) -> Optional[str]:
+    """The first number in ``rows`` (numbers, Values or sequences of them) that is inf or
+    NaN, as "X[3][1] = nan", or None."""
+    for i, row in enumerate(rows):
+        items = row if isinstance(row, (list, tuple)) else (row,)
+        for j, item in enumerate(items):
+            x = item.data if item.__class__ is Value else item
+            if is_real(x) and not math.isfinite(x):
+                where = f"{name}[{i}]" if items is not row else f"{name}[{i}][{j}]"
+                return f"{where} = {x!r}"
+    return None
+
+
+def _diverged(err: float, epoch: int, batch: int, X: Sequence[Any], y: Sequence[Any],
+              lr: float, loss_name: str, history: History) -> TrainingDiverged:
+    """The error that says where the loss stopped being a number and the likely cause."""
+    where = f"epoch {epoch}" + (f", batch {batch}" if batch > 1 else "")
+    bad = _first_nonfinite(X, "X") or _first_nonfinite(y, "y")
+    if bad is not None:
+        cause, why = "data", (f"the data is not finite ({bad}): fix the data; a smaller "
+                              "learning rate will not help")
+    elif epoch == 1 and batch == 1:
+        cause, why = "start", ("it was not finite before any update: the inputs, the targets or "
+                               "the initial weights are too large for this model and loss "
+                               "(scale the data)")
+    else:
+        cause, why = "lr", (f"the learning rate ({lr:g}) is probably too high for this loss "
+                            f"({loss_name}): the updates grew the parameters until it "
+                            "overflowed; try a smaller one")
+    return TrainingDiverged(f"fit: the loss became {err!r} in {where} (no weight was changed by "
+                            f"that batch): {why}", epoch=epoch,
+                            batch=batch, loss=err, cause=cause, history=history)
+
+
+def _nonfinite(mode: str, err: float, epoch: int, batch: int, X: Sequence[Any], y: Sequence[Any],
+               opt: Optimizer, loss: Any, history: History) -> None:
+    """A batch's loss is inf or NaN: raise ``TrainingDiverged`` ("raise"), or count the
+    skipped update, warning at the first one ("warn")."""
+    history.skipped_steps += 1
+    if mode == "ignore" or (mode == "warn" and history.skipped_steps > 1):
+        return
+    error = _diverged(err, epoch, batch, X, y, opt.lr, _losses.resolve(loss)[0], history)
+    if mode == "raise":
+        if error.cause == "lr":  # the optimiser's own error names the parameter
+            _check_grads(opt.params, type(opt).__name__)
+        raise error
+    warnings.warn(f"{error}; skipping the update of every batch whose loss is not finite",
+                  RuntimeWarning, stacklevel=3)
+
+
+def _check_on_nonfinite(on_nonfinite: object) -> str:
+    if not isinstance(on_nonfinite, str) or on_nonfinite not in ON_NONFINITE:
+        raise ValueError(f"on_nonfinite must be one of {', '.join(map(repr, ON_NONFINITE))}, "
+                         f"got {on_nonfinite!r}")
+    return on_nonfinite
+
+
 # --- fit and evaluate ------------------------------------------------------------------
 
 def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
@@ -305,7 +398,7 @@ def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
         epochs: int = 100, batch_size: Optional[int] = None,
         schedule: Optional[Schedule] = None, clip: Optional[float] = None, l2: float = 0.0,
         accuracy: Accuracy = "auto", seed: Optional[int] = None, health: bool = False,
-        compile: bool = False, verbose: bool = True) -> History:
+        compile: bool = False, verbose: bool = True, on_nonfinite: str = "raise") -> History:
     """Train ``model`` on samples ``X`` with targets ``y``; returns a ``History``.
 
     For each epoch, for each batch: forward, Err (the loss + ``l2``·Σθ², micrograd's
@@ -322,9 +415,16 @@ def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     - ``health``: record ``nn.health(model, X, y, loss)`` after every epoch (one more pass).
     - ``compile``: forward, Err and backward as code ``autograd.compile`` generated, about
       ten times faster after a one-off compile; its limits: ``nn.compiled_step``, docs/compile.md.
-    - ``verbose``: progress on stderr (an updating line on a terminal, else every 10% of epochs).
+    - ``verbose``: progress on stderr (an updating line on a terminal, else every 10% of
+      epochs); output that cannot be written (a closed stderr) is dropped, never fatal.
+    - ``on_nonfinite``: when a batch's loss is inf or NaN, "raise" (the default) stops
+      before updating on it with ``TrainingDiverged``, naming the epoch and the likely
+      cause (non-finite data, or a learning rate too high for this loss); "warn" skips
+      that batch's update and every later such one, saying so once with a
+      ``RuntimeWarning``; "ignore" skips them silently (``History.skipped_steps`` counts them).
     """
     loss_fn, acc_fn = _loss_and_accuracy(loss, accuracy)
+    on_nonfinite = _check_on_nonfinite(on_nonfinite)
     X, y = _samples(X, y, "fit")
     epochs = integer(epochs, "epochs", 1)
     batch_size = integer(batch_size, "batch_size", 1, optional=True)
@@ -338,17 +438,20 @@ def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
     else:
         step, batches = _eager_step(objective, opt), _Batches(X, y, y, batch_size, seed)
 
-    history = History()
+    history, isfinite = History(), math.isfinite
     progress = _Progress(epochs, sys.stderr) if verbose else None
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         history.lr.append(opt.lr)
         total, correct = 0.0, 0
-        for xb, yb, labels in batches:
+        for batch, (xb, yb, labels) in enumerate(batches, 1):
             err, preds = step(xb, yb)  # forward, Err, backward: θ.grad = ∂Err/∂θ
-            if clip is not None:
-                _clip(opt.params, clip, history)
-            opt.step()  # update
+            if isfinite(err):
+                if clip is not None:
+                    _clip(opt.params, clip, history)
+                opt.step()  # update
+            else:  # raises, or skips this update (warning once)
+                _nonfinite(on_nonfinite, err, epoch, batch, X, y, opt, loss, history)
             if schedule is not None:
                 schedule.step()
             total += err * len(xb)

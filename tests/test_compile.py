@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ast
 import gc
+import os
 import linecache
 import math
 import random
 import re
+import struct
 import sys
 import traceback
 
@@ -690,3 +692,160 @@ def test_accumulator_adds_into_a_list_what_the_step_adds_into_grad():
         compiled.function("backwards")
     assert compiled.accumulator([a, b]) is None  # c is a variable it was not given
     assert compiled.function("forward")([0.5, 2.0], compiled.variables) == compiled.forward(0.5, 2.0)
+# --- reliability: the splitter at its boundaries, zero signs, unused ops ----------------------
+
+def bits(x: float) -> bytes:
+    """A float's exact bits: 0.0 and -0.0 differ, every NaN equals itself."""
+    return struct.pack("<d", x) if x == x else b"nan"
+
+
+def exact(eager, compiled) -> None:
+    """Eager and compiled agree bit for bit: output, variables' grads, inputs' grads."""
+    (ev, eg, ex), (cv, cg, cx) = eager, compiled
+    assert [bits(v) for v in [ev, *eg, *ex]] == [bits(v) for v in [cv, *cg, *cx]], (eager, compiled)
+
+
+def random_recipe(rng: random.Random, n_inputs: int, n_vars: int, terms: int):
+    """A random program as (op, operands) rows over a pool of inputs, variables and results.
+
+    Wide nodes get sizes around multiples of ``terms`` (the chunk limit of one + chain);
+    rows over inputs only have a backward that step mode skips entirely; some results are
+    never used (compiled code still computes them).
+    """
+    pool = n_inputs + n_vars
+    rows = []
+    for _ in range(rng.randint(1, 12)):
+        kind = rng.choice(["dot", "sum", "mul", "add", "tanh", "relu", "square", "inputs_only"])
+        if kind in ("dot", "sum"):
+            width = max(1, rng.choice([terms - 1, terms, terms + 1, 2 * terms - 1, 2 * terms,
+                                       2 * terms + 1, 3 * terms]) // (2 if kind == "dot" else 1))
+            operands = [rng.randrange(pool) for _ in range(2 * width if kind == "dot" else width)]
+        elif kind == "inputs_only":
+            operands = [rng.randrange(n_inputs), rng.randrange(n_inputs)]
+        else:
+            operands = [rng.randrange(pool) for _ in range(1 if kind in ("tanh", "relu", "square") else 2)]
+        rows.append((kind, operands))
+        pool += 1
+    return rows
+
+
+def run_recipe(rows, xs, ws):
+    pool = list(xs) + list(ws)
+    for kind, ops in rows:
+        a = [pool[i] for i in ops]
+        if kind == "dot":
+            h = len(a) // 2
+            pool.append(dot(a[:h], a[h:]))
+        elif kind == "sum":
+            pool.append(vsum(a))
+        elif kind in ("mul", "inputs_only"):
+            pool.append(a[0] * a[1])
+        elif kind == "add":
+            pool.append(a[0] + a[1])
+        elif kind == "tanh":
+            pool.append(a[0].tanh())
+        elif kind == "relu":
+            pool.append(a[0].relu())
+        else:
+            pool.append(a[0] ** 2)
+    used = pool[len(xs) + len(ws):]
+    return vsum(used[len(used) // 2:])  # the first half of the results may go unused
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_splitter_at_its_boundaries_gives_eagers_bits(monkeypatch, seed):
+    rng = random.Random(seed)
+    max_terms = rng.choice([2, 3, 4, 5, 8])
+    monkeypatch.setattr(codegen, "MAX_TERMS", max_terms)
+    monkeypatch.setattr(codegen, "MAX_LINES", rng.choice([1, 2, 3, 4, 5, 6, 8, 11, 16, 25, 40]))
+    n_inputs, n_vars = rng.randint(1, 6), rng.randint(0, 6)
+    ws = [Value(rng.uniform(-1, 1)) for _ in range(n_vars)]
+    rows = random_recipe(rng, n_inputs, n_vars, max_terms)
+    xs = [rng.choice([0.0, -0.0, rng.uniform(-2, 2)]) for _ in range(n_inputs)]
+
+    def fn(*x):
+        return run_recipe(rows, x, ws)
+
+    step = autograd.compile(fn, [0.3] * n_inputs)
+    ast.parse(step.source_for(input_grads=True))  # every part has a body
+    exact(eager_grads(fn, xs, ws), compiled_grads(step, xs, ws))
+    for w in ws:
+        w.grad = 0.0
+    out = step(*xs)  # step mode: inputs need no gradient, some nodes no backward at all
+    eager = fn(*[Value(x) for x in xs])
+    assert bits(out) == bits(eager.data)
+
+
+@pytest.mark.parametrize("n", [299, 300, 301])
+def test_a_dot_as_long_as_a_part_compiles(monkeypatch, n):
+    """The 100,000-term dot that made a part holding only a comment (an IndentationError),
+    at 1/333 of the size: MAX_LINES = 300 terms, and one term fewer and more."""
+    monkeypatch.setattr(codegen, "MAX_LINES", 300)
+    rng = random.Random(n)
+    ws = [Value(rng.uniform(-1, 1)) for _ in range(n)]
+    xs = [rng.uniform(-1, 1) for _ in range(n)]
+    step = autograd.compile(lambda *x: dot(ws, list(x)), [0.5] * n)
+    assert "def _step_1(" in step.source
+    exact(eager_grads(lambda *x: dot(ws, list(x)), xs, ws),
+          compiled_grads(step, xs, ws))
+
+
+@pytest.mark.skipif(not os.environ.get("DELTAGRAD_SLOW_TESTS"),
+                    reason="slow (10 s to minutes): set DELTAGRAD_SLOW_TESTS=1")
+def test_a_100000_term_dot_compiles_and_runs():  # SLOW: the issue's own case, at full size
+    n = 100_000
+    ws = [Value(0.001 * (i % 7)) for i in range(n)]
+    xs = [0.5 + 0.001 * (i % 11) for i in range(n)]
+    step = autograd.compile(lambda *x: dot(ws, list(x)), [0.5] * n)
+    out = step(*xs)
+    expected = 0.0
+    for w, x in zip(ws, xs):
+        expected += w.data * x
+    assert out == expected and [w.grad for w in ws] == xs
+
+
+def test_input_gradients_keep_eagers_zero_signs():
+    step = autograd.compile(lambda x: (x ** 0) * -1.0, [1.5])
+    out, (gx,) = step(1.5, input_grads=True)
+    assert out == -1.0 and bits(gx) == bits(0.0)  # not -0.0: eager adds -1.0·0 to 0.0
+
+    w = Value(2.0)
+    programs = [  # each gives some input a product that is a signed zero
+        lambda x, y: (x * 0.0) * -3.0 + y,
+        lambda x, y: (x * -1.0).relu() * y,  # relu' = 0 where x > 0
+        lambda x, y: (x - x) * -y,
+        lambda x, y: (x ** 0) * (-y) + w * x,
+        lambda x, y: dot([x, y], [-0.0, w]),
+    ]
+    for fn in programs:
+        step = autograd.compile(fn, [1.0, 2.0])
+        for xs in ([1.0, 2.0], [-1.0, 0.0], [0.0, -0.0], [-0.0, 3.0]):
+            exact(eager_grads(fn, xs, [w]), compiled_grads(step, xs, [w]))
+
+
+def test_an_unused_op_that_raises_in_eager_raises_compiled():
+    def f(x):
+        x.log()  # the result is thrown away
+        return x * 2.0
+
+    step = autograd.compile(f, [1.0])
+    assert step(3.0) == 6.0
+    with pytest.raises(ValueError, match="log: input must be > 0, got -1.0") as compiled:
+        step(-1.0)
+    with pytest.raises(ValueError) as eager:
+        f(Value(-1.0))
+    assert str(compiled.value) == str(eager.value)
+    with pytest.raises(ValueError, match="log"):
+        step.forward(-1.0)
+
+
+def test_of_two_ops_that_raise_the_one_eager_meets_first_raises():
+    def g(x, y):
+        a = x.log()
+        b = y.sqrt()
+        return b + a  # the walk from the output meets sqrt first; eager runs log first
+
+    step = autograd.compile(g, [1.0, 1.0])
+    assert_same(eager_grads(g, [-1.0, -1.0], []), compiled_grads(step, [-1.0, -1.0], []))
+    with pytest.raises(ValueError, match="log"):
+        step(-1.0, -1.0)

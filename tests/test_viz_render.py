@@ -130,3 +130,51 @@ def test_autograd_imports_viz_only_when_a_value_is_displayed():
             "v._repr_svg_(); print('viz' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+def sleeping_dot(directory: Path) -> Path:
+    """A `dot` that hangs: a shell script whose child sleeps (so stopping only the script
+    would leave the sleeper holding the pipes)."""
+    directory.mkdir(exist_ok=True)
+    exe = directory / "dot"
+    exe.write_text("#!/bin/sh\nsleep 30\necho never\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return exe
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the fake dot is a shell script")
+def test_a_hung_renderer_is_stopped_after_the_timeout(monkeypatch, tmp_path):
+    import time
+    exe = sleeping_dot(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{exe.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    start = time.perf_counter()
+    with pytest.raises(render_module.RenderTimeoutError) as info:
+        render_module.run("digraph {}", timeout=0.5)
+    assert time.perf_counter() - start < 10  # not the sleeper's 30 s: its process group was killed
+    message = str(info.value)
+    assert "0.5 s" in message and "DELTAGRAD_RENDER_TIMEOUT" in message
+    assert isinstance(info.value, viz.RenderError)
+    # the environment variable sets it for every drawing, viz.svg included
+    monkeypatch.setenv("DELTAGRAD_RENDER_TIMEOUT", "0.3")
+    with pytest.raises(render_module.RenderTimeoutError, match="within 0.3 s"):
+        viz.svg(small_graph())
+
+
+def test_render_timeout_default_env_and_bad_values(monkeypatch):
+    monkeypatch.delenv("DELTAGRAD_RENDER_TIMEOUT", raising=False)
+    assert render_module.render_timeout() == render_module.DEFAULT_TIMEOUT == 60.0
+    assert render_module.render_timeout(5) == 5.0
+    monkeypatch.setenv("DELTAGRAD_RENDER_TIMEOUT", "120")
+    assert render_module.render_timeout() == 120.0
+    monkeypatch.setenv("DELTAGRAD_RENDER_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="DELTAGRAD_RENDER_TIMEOUT.*'soon'"):
+        render_module.render_timeout()
+    monkeypatch.setenv("DELTAGRAD_RENDER_TIMEOUT", "-3")
+    with pytest.raises(ValueError, match="DELTAGRAD_RENDER_TIMEOUT must be > 0, got -3.0"):
+        render_module.render_timeout()
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="timeout must be"):
+            render_module.render_timeout(bad)
+    for bad in (True, "5"):
+        with pytest.raises(TypeError, match="timeout must be a real number"):
+            render_module.render_timeout(bad)
