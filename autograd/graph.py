@@ -97,7 +97,8 @@ class tape:
                 _tape = None
 
 
-_tape: Optional[List[Value]] = None
+# No annotation on _tape: PyPy 3.9 refuses one on a name that functions declare global.
+_tape = None  # type: Optional[List[Value]]
 _tapes_open = 0
 _tape_lock = threading.Lock()
 
