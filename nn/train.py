@@ -320,7 +320,7 @@ ON_NONFINITE = ("raise", "warn", "ignore")
 class TrainingDiverged(FloatingPointError):
     """``fit`` met a loss that is inf or NaN and stopped before updating on it.
 
-    ``epoch`` and ``batch`` say where (from 1), ``loss`` is the value, ``cause`` the likely
+    ``epoch`` and ``batch`` say where (from 1; ``batch`` is 0 in full-batch training), ``loss`` is the value, ``cause`` the likely
     reason: "data" (a sample or target is not finite), "start" (not finite before any
     update: inputs or initial weights too large) or "lr" (the updates grew the parameters
     until the loss overflowed: the learning rate is too high for this loss), and
@@ -349,12 +349,12 @@ def _first_nonfinite(rows: Sequence[Any], name: str) -> Optional[str]:
 def _diverged(err: float, epoch: int, batch: int, X: Sequence[Any], y: Sequence[Any],
               lr: float, loss_name: str, history: History) -> TrainingDiverged:
     """The error that says where the loss stopped being a number and the likely cause."""
-    where = f"epoch {epoch}" + (f", batch {batch}" if batch > 1 else "")
+    where = f"epoch {epoch}" + (f", batch {batch}" if batch else "")  # batch 0: full batch
     bad = _first_nonfinite(X, "X") or _first_nonfinite(y, "y")
     if bad is not None:
         cause, why = "data", (f"the data is not finite ({bad}): fix the data; a smaller "
                               "learning rate will not help")
-    elif epoch == 1 and batch == 1:
+    elif epoch == 1 and batch <= 1:
         cause, why = "start", ("it was not finite before any update: the inputs, the targets or "
                                "the initial weights are too large for this model and loss "
                                "(scale the data)")
@@ -451,7 +451,7 @@ def fit(model: Model, X: Sequence[Sequence[float]], y: Sequence[Any], *,
                     _clip(opt.params, clip, history)
                 opt.step()  # update
             else:  # raises, or skips this update (warning once)
-                _nonfinite(on_nonfinite, err, epoch, batch, X, y, opt, loss, history)
+                _nonfinite(on_nonfinite, err, epoch, batch if batches.size else 0, X, y, opt, loss, history)
             if schedule is not None:
                 schedule.step()
             total += err * len(xb)
