@@ -320,7 +320,8 @@ ON_NONFINITE = ("raise", "warn", "ignore")
 class TrainingDiverged(FloatingPointError):
     """``fit`` met a loss that is inf or NaN and stopped before updating on it.
 
-    ``epoch`` and ``batch`` say where (from 1; ``batch`` is 0 in full-batch training), ``loss`` is the value, ``cause`` the likely
+    ``epoch`` and ``batch`` say where (from 1; ``batch`` is 0 in full-batch training),
+    ``loss`` is the value, ``cause`` the likely
     reason: "data" (a sample or target is not finite), "start" (not finite before any
     update: inputs or initial weights too large) or "lr" (the updates grew the parameters
     until the loss overflowed: the learning rate is too high for this loss), and
