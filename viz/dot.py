@@ -346,41 +346,19 @@ def _check_options(root: object, rankdir: str, max_nodes: int, depth: Optional[i
     integer(depth, "viz: depth", 0, optional=True)
 
 
-def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_rules: bool = True,
-           health: bool = True, max_nodes: int = 1000, depth: Optional[int] = None,
-           note: Optional[str] = None) -> Drawing:
-    """The graph that computed ``root`` as a ``graphviz.Digraph`` (a ``Drawing``).
+Statement = Tuple[str, Dict[str, str]]
 
-    ``show_local``: ∂out/∂input on each input edge.  ``show_rules``: each op's derivative
-    rule on its node.  ``health``: grad cells coloured by |grad| on a log scale, plus a
-    legend below the graph.  ``depth``: draw only values at most that many ops up from
-    ``root``.  ``note``: a line of text under the graph, above the legend.  Graphs
-    with more than ``max_nodes`` values raise ``GraphTooLargeError``.  Node names come from
-    the topological order, so the same graph always gives the same source.
-    """
-    _check_options(root, rankdir, max_nodes, depth)
-    order, cut = _select(root, depth)
-    if len(order) > max_nodes:
-        raise GraphTooLargeError(
-            f"viz: this graph has {len(order):,} values, more than max_nodes={max_nodes:,}; "
-            f"pass max_nodes={len(order)} (rendering may be slow), or draw the part near one value "
-            f"with depth=, e.g. viz.to_dot(value, depth=3); for a model, viz.network(model, x, y) "
-            f"draws its layers instead", len(order), max_nodes)
+
+def _statements(order: List[Value], cut: Set[Value], shown: Dict[Value, str], root: Value,
+                options: Tuple[bool, bool, bool, str, bool]) -> Tuple[
+                    List[Statement], Dict[int, Dict[int, List[Statement]]],
+                    List[Tuple[str, str, Dict[str, str]]], Set[str], bool]:
+    """Every node and edge statement of the drawing: node statements go to the top level or
+    to their neuron's cluster, edges to the top; also the roles seen and whether a u is drawn."""
+    show_local, show_rules, backward_done, rankdir, delta = options
     names = {v: f"n{i}" for i, v in enumerate(order)}
-    shown = node_names(root) if cut else node_names(root, order)
-    delta = _kind(root.tag) == "loss"
-    root_name = shown[root]
-    backward_done = health and any(v.grad != 0.0 for v in order)
-
-    g = Drawing("deltagrad", format="svg", graph_attr={
-        "rankdir": rankdir, "fontname": _FONT, "fontsize": "11", "nodesep": "0.2",
-        "ranksep": "0.15", "bgcolor": "white"},
-        node_attr={"fontname": _FONT, "fontsize": "11"},
-        edge_attr={"fontname": _FONT, "fontsize": "10", "color": "#64748b", "arrowsize": "0.6"})
-
-    # Node statements go to the top level or to their neuron's cluster; edges to the top.
-    top: List[Tuple[str, Dict[str, str]]] = []
-    clusters: Dict[int, Dict[int, List[Tuple[str, Dict[str, str]]]]] = {}
+    top: List[Statement] = []
+    clusters: Dict[int, Dict[int, List[Statement]]] = {}
     edges: List[Tuple[str, str, Dict[str, str]]] = []
     roles: Set[str] = set()
     has_u = False
@@ -418,6 +396,12 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
                 attrs.update(label=f"∂ {fmt(d)}", fontcolor="#1d4ed8" if math.isfinite(d) else "#dc2626")
             edges.append((names[p], op, attrs))
 
+    return top, clusters, edges, roles, has_u
+
+
+def _write(g: Drawing, top: List[Statement], clusters: Dict[int, Dict[int, List[Statement]]],
+           edges: List[Tuple[str, str, Dict[str, str]]]) -> None:
+    """Write the statements into ``g``: top-level nodes, a box per layer and neuron, edges."""
     for name, attrs in top:
         g.node(name, **attrs)
     for layer in sorted(clusters):
@@ -432,6 +416,42 @@ def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_ru
                         nc.node(name, **attrs)
     for tail, head, attrs in edges:
         g.edge(tail, head, **attrs)
+
+
+def to_dot(root: Value, *, rankdir: str = "LR", show_local: bool = True, show_rules: bool = True,
+           health: bool = True, max_nodes: int = 1000, depth: Optional[int] = None,
+           note: Optional[str] = None) -> Drawing:
+    """The graph that computed ``root`` as a ``graphviz.Digraph`` (a ``Drawing``).
+
+    ``show_local``: ∂out/∂input on each input edge.  ``show_rules``: each op's derivative
+    rule on its node.  ``health``: grad cells coloured by |grad| on a log scale, plus a
+    legend below the graph.  ``depth``: draw only values at most that many ops up from
+    ``root``.  ``note``: a line of text under the graph, above the legend.  Graphs
+    with more than ``max_nodes`` values raise ``GraphTooLargeError``.  Node names come from
+    the topological order, so the same graph always gives the same source.
+    """
+    _check_options(root, rankdir, max_nodes, depth)
+    order, cut = _select(root, depth)
+    if len(order) > max_nodes:
+        raise GraphTooLargeError(
+            f"viz: this graph has {len(order):,} values, more than max_nodes={max_nodes:,}; "
+            f"pass max_nodes={len(order)} (rendering may be slow), or draw the part near one value "
+            f"with depth=, e.g. viz.to_dot(value, depth=3); for a model, viz.network(model, x, y) "
+            f"draws its layers instead", len(order), max_nodes)
+    shown = node_names(root) if cut else node_names(root, order)
+    delta = _kind(root.tag) == "loss"
+    root_name = shown[root]
+    backward_done = health and any(v.grad != 0.0 for v in order)
+
+    g = Drawing("deltagrad", format="svg", graph_attr={
+        "rankdir": rankdir, "fontname": _FONT, "fontsize": "11", "nodesep": "0.2",
+        "ranksep": "0.15", "bgcolor": "white"},
+        node_attr={"fontname": _FONT, "fontsize": "11"},
+        edge_attr={"fontname": _FONT, "fontsize": "10", "color": "#64748b", "arrowsize": "0.6"})
+
+    top, clusters, edges, roles, has_u = _statements(
+        order, cut, shown, root, (show_local, show_rules, backward_done, rankdir, delta))
+    _write(g, top, clusters, edges)
     if health:
         g.attr(labelloc="b", labeljust="l", fontsize="9",
                label=_legend(roles, show_local, has_u and delta, backward_done, root_name, note))
