@@ -17,7 +17,9 @@ def _is_the_command() -> bool:
     script = os.path.basename(sys.argv[0]) if sys.argv else ""
     if os.path.splitext(script)[0] in ("deltagrad", "deltagrad-script"):
         return True
-    argv = getattr(sys, "orig_argv", [])  # Python 3.10+: the interpreter's own arguments
+    argv = getattr(sys, "orig_argv", None)  # Python 3.10+: the interpreter's own arguments
+    if argv is None:  # 3.9 (and PyPy 3.9): while `python -m PKG` imports PKG, argv[0] is "-m"
+        return script == "-m"
     return any(a == "-m" and b == "deltagrad" for a, b in zip(argv, argv[1:]))
 
 
