@@ -17,6 +17,7 @@ import math
 import numbers
 import sys
 from functools import partial, reduce
+from textwrap import dedent as _dedent
 from textwrap import indent as _indent
 from operator import add as _add
 from operator import mul as _mul
@@ -53,11 +54,11 @@ class Value:
     compare numbers.
     """
 
-    __slots__ = ("data", "grad", "label", "tag", "_op", "_prev", "_local", "_arg", "_mark")
+    __slots__ = ("_data", "grad", "_label", "tag", "_op", "_prev", "_local", "_arg", "_mark")
     # The slots' types (written by _FIELDS below, not in __init__, so declared here).
-    data: float
+    _data: float
     grad: float
-    label: str
+    _label: str
     tag: object
     _op: str
     _prev: Tuple[Value, ...]
@@ -66,24 +67,37 @@ class Value:
     _mark: object  # which backward last reached it (see graph.backward)
 
     def __init__(self, data: Number, label: str = "") -> None:
-        cls = data.__class__
-        if cls is not float:
-            if cls is bool or not isinstance(data, numbers.Real):
-                raise TypeError(
-                    f"Value() needs a real number (int or float), got {cls.__name__}: {data!r}")
-            try:
-                data = float(data)
-            except OverflowError:
-                text = repr(data)
-                short = text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text)} digits)"
-                raise OverflowError(f"Value(): {short} is too large for a float") from None
-        if label.__class__ is not str:
-            raise TypeError(f"Value() label must be a str, got {type(label).__name__}")
+        if data.__class__ is not float:
+            data = _real(data, "Value()")
+        if label.__class__ is not str or not label.isascii():
+            label = _checked_label(label, "Value() label")
         _fill(self, data, label)
         if _modes.active:  # a Value made while compile traces fn is one of fn's constants
             tracer = _modes.current_tracer()
             if tracer is not None:
                 tracer.leaf(self)
+
+    # --- the two fields a user writes, checked where they are set ---------------------
+    # Ops and backward use the slots _data and _label directly, so the checks cost them
+    # nothing; a user's ``v.data = ...`` pays ~0.1 µs for a clear error now instead of
+    # nonsense later (a list's data would repeat itself under ``*``).
+    @property
+    def data(self) -> float:
+        """The number this node holds (a float; ints and other real numbers are converted)."""
+        return self._data
+
+    @data.setter
+    def data(self, number: float) -> None:
+        self._data = number if number.__class__ is float else _real(number, ".data")
+
+    @property
+    def label(self) -> str:
+        """A name to show for this value in pictures, ``explain`` and compiled code ("" for none)."""
+        return self._label
+
+    @label.setter
+    def label(self, text: str) -> None:
+        self._label = text if text.__class__ is str and text.isascii() else _checked_label(text, ".label")
 
     # --- what users and viz inspect -------------------------------------------------
     @property
@@ -255,9 +269,9 @@ def _data_of(other: object, symbol: str) -> Optional[float]:
 # a signature around it.
 
 _FIELDS = """\
-    v.data = {out}
+    v._data = {out}
     v.grad = 0.0
-    v.label = {label}
+    v._label = {label}
     v.tag = {tag}
     v._op = {name}
     v._prev = {prev}
@@ -399,7 +413,7 @@ def _op_body(op: Op, prev: str, arg: str) -> str:
 def _binary_body(op: Op, reflected: bool) -> str:
     """``op`` on ``self`` and the Value ``other`` (swapped when ``reflected``)."""
     x, y = ("other", "self") if reflected else ("self", "other")
-    return f"    a = {x}.data\n    b = {y}.data\n" + _op_body(op, f"({x}, {y})", "None")
+    return f"    a = {x}._data\n    b = {y}._data\n" + _op_body(op, f"({x}, {y})", "None")
 
 
 def _k_body(op: Op, param: str, operator: bool) -> str:
@@ -413,7 +427,7 @@ def _k_body(op: Op, param: str, operator: bool) -> str:
             "        if k.__class__ is bool or not isinstance(k, _Real):\n"
             f"            {refuse}\n"
             "        k = float(k)\n"
-            "    a = self.data\n" + _op_body(op, "(self,)", "k"))
+            "    a = self._data\n" + _op_body(op, "(self,)", "k"))
 
 
 def _method_source(method: str, rows: Sequence[Tuple[Op, bool]]) -> str:
@@ -426,7 +440,7 @@ def _method_source(method: str, rows: Sequence[Tuple[Op, bool]]) -> str:
                         "one row, or one two-operand row and one row with a k")
     operator = method.startswith("__")
     if plain:
-        return "def _fn(self):\n    a = self.data\n" + _op_body(plain[0], "(self,)", "None")
+        return "def _fn(self):\n    a = self._data\n" + _op_body(plain[0], "(self,)", "None")
     if not keyed:
         return ("def _fn(self, other):\n"
                 "    if other.__class__ is not Value:\n"
@@ -484,7 +498,7 @@ def vsum(values: Iterable[Union[Value, Number]]) -> Value:
     prev = tuple(_as_values(values, "sum values"))
     total = 0.0
     for p in prev:
-        total += p.data
+        total += p._data
     return _node(total, "sum", prev, (1.0,) * len(prev))
 
 
@@ -500,67 +514,73 @@ def dot(weights: Iterable[Union[Value, Number]], inputs: Iterable[Union[Value, N
     if inputs.__class__ is not list and inputs.__class__ is not tuple:
         inputs = tuple(inputs)
     try:
-        wd = [w.data for w in weights]  # type: ignore[union-attr]  # numbers: converted below
+        wd = [w._data for w in weights]  # type: ignore[union-attr]  # numbers: converted below
     except AttributeError:
         weights = _as_values(weights, "dot weights")
-        wd = [w.data for w in weights]
+        wd = [w._data for w in weights]
     try:
-        xd = [x.data for x in inputs]  # type: ignore[union-attr]  # numbers: converted below
+        xd = [x._data for x in inputs]  # type: ignore[union-attr]  # numbers: converted below
     except AttributeError:
         inputs = _as_values(inputs, "dot inputs")
-        xd = [x.data for x in inputs]
+        xd = [x._data for x in inputs]
     if len(wd) != len(xd):
         raise ValueError(f"dot: {len(wd)} weights but {len(xd)} inputs; they must match")
-    try:
-        out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
-    except TypeError:  # something that has a .data but is no Value (a numpy scalar)
-        weights, inputs = _as_values(weights, "dot weights"), _as_values(inputs, "dot inputs")
-        wd, xd = [w.data for w in weights], [x.data for x in inputs]
-        out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
+    out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
     # The operand layout of ops.nary_parts (θ_1..θ_n, o_1..o_n, then b), built inline here:
     # calling a layout function from this, the hottest constructor, cost ~0.2 µs per neuron.
     if bias is None:
         return _node(out, "dot", (*weights, *inputs), (*xd, *wd))
     if bias.__class__ is not Value:
         bias = _as_values((bias,), "dot bias")[0]
-    return _node(out + bias.data, "dot", (*weights, *inputs, bias), (*xd, *wd, 1.0))
+    return _node(out + bias._data, "dot", (*weights, *inputs, bias), (*xd, *wd, 1.0))
 
 
-# --- a layer of neurons: its dot nodes (and relu nodes) made in one go ----------------
+# --- a layer of neurons: its dot nodes (and activation nodes) made in one go ----------
 
 _DENSE = """\
-def _fn(rows, x, xd, relu, names):
+def _fn(rows, x, xd, names, k):
     record = _record
     x = tuple(x)
     xd = tuple(xd)
-    out = []
-    append = out.append
+    made = []
+    append = made.append
+    numbers = []
+    number = numbers.append
     for (w, bias, wd, wd1, bd), (label, tag, o_label, o_tag) in zip(rows, names):
         a = _sum(map(_mul, wd, xd), 0.0) + bd
         v = _new(Value)
 {u_fields}        if record is not None:
             record(v)
-        if relu:
-            u = v
-            v = _new(Value)
-{o_fields}            if record is not None:
-                record(v)
-        append(v)
-    return out
+{activation}        append(v)
+        number(v._data)
+    return made, numbers
+"""
+
+_ACTIVATION = """\
+u = v
+out = {forward}
+v = _new(Value)
+{o_fields}if record is not None:
+    record(v)
 """
 
 
-def _dense_source() -> str:
-    relu = OPS["relu"]
+def _dense_source(activation: Optional[str]) -> str:
+    """The source of ``dense``'s fast path for ``activation`` (an op name, None for none)."""
     u = _FIELDS.format(out="a", label="label", tag="tag", name='"dot"', prev="(*w, *x, bias)",
                        local="xd + wd1", arg="None")
-    o = _FIELDS.format(out=relu.forward, label="o_label", tag="o_tag", name='"relu"', prev="(u,)",
-                       local=_tuple(relu.local), arg="None")
-    return _DENSE.format(u_fields=_indent(u, "    "), o_fields=_indent(o, "        "))
+    o = ""
+    if activation is not None:
+        op = OPS[activation]
+        fields = _FIELDS.format(out="out", label="o_label", tag="o_tag", name=repr(op.name),
+                                prev="(u,)", local=_tuple(op.local),
+                                arg="k" if op.k is not None else "None")
+        o = _indent(_ACTIVATION.format(forward=op.forward, o_fields=_dedent(fields)), "        ")
+    return _DENSE.format(u_fields=_indent(u, "    "), activation=o)
 
 
 _SCOPE.update(_sum=_sum_left_to_right, _mul=_mul)
-_dense = _define(_dense_source(), "_dense", "dense's fast path (no mode entered anywhere).")
+_dense_by_activation: Dict[Optional[str], Callable[..., Tuple[List[Value], List[float]]]] = {}
 
 
 #: One neuron, as ``dense`` takes it: (θ, b, θ's numbers, (*θ's numbers, 1.0), b's number).
@@ -569,28 +589,44 @@ Row = Tuple[Tuple[Value, ...], Value, List[float], Tuple[float, ...], float]
 Names = Tuple[str, object, str, object]
 
 
-def dense(rows: Sequence[Row], x: Sequence[Value], xd: Sequence[float], relu: bool,
-          names: Sequence[Names]) -> List[Value]:
-    """One neuron per row: u_i = Σ_ℓ θ_iℓ·o_ℓ + b_i as a ``dot`` node, then o_i = relu(u_i) as a
-    ``relu`` node when ``relu`` (else the u_i), labelled and tagged as they are made.
+def dense(rows: Sequence[Row], x: Sequence[Value], xd: Sequence[float], activation: Optional[str],
+          names: Sequence[Names], k: Optional[float] = None) -> Tuple[List[Value], List[float]]:
+    """One neuron per row: u_i = Σ_ℓ θ_iℓ·o_ℓ + b_i as a ``dot`` node, then o_i = σ(u_i) as a
+    node of the one-operand op ``activation`` (with constant ``k``, leaky_relu's slope),
+    or the u_i when ``activation`` is None, labelled and tagged as they are made.
 
-    The nodes are exactly ``dot(θ_i, x, b_i)`` and ``.relu()``'s, made the cheap way: each
-    input's number ``xd`` is read once for all rows, and each row comes ready, as
+    The nodes are exactly ``dot(θ_i, x, b_i)`` and the activation method's, made the cheap
+    way: each input's number ``xd`` is read once for all rows, and each row comes ready, as
     ``(θ_i, b_i, θ_i's numbers, (*θ_i's numbers, 1.0), b_i's number)``, read once per batch.
-    ``names`` gives each row's ``(u label, u tag, o label, o tag)``.
+    ``names`` gives each row's ``(u label, u tag, o label, o tag)``.  Returns the layer's
+    outputs and their numbers (the next layer's ``x`` and ``xd``).
     """
     if _modes.active:  # a mode decides what each op does: the ops themselves, one by one
-        out = []
-        for (w, bias, _, _, _), (label, tag, o_label, o_tag) in zip(rows, names):
-            u = dot(w, x, bias)
-            u.label, u.tag = label, tag
-            if relu:
-                u = u.relu()
-                u.label, u.tag = o_label, o_tag
-            out.append(u)
-        return out
-    made: List[Value] = _dense(rows, x, xd, relu, names)
-    return made
+        return _dense_op_by_op(rows, x, activation, names, k)
+    make = _dense_by_activation.get(activation)
+    if make is None:
+        if activation is not None and (activation not in OPS or OPS[activation].arity != 1
+                                       or OPS[activation].guard is not None):
+            raise ValueError(f"dense: activation must be a one-operand op without a domain "
+                             f"guard (relu, tanh, sigmoid, leaky_relu, ...), got {activation!r}")
+        make = _dense_by_activation[activation] = _define(
+            _dense_source(activation), "_dense", f"dense's fast path for {activation}.")
+    return make(rows, x, xd, names, k)
+
+
+def _dense_op_by_op(rows: Sequence[Row], x: Sequence[Value], activation: Optional[str],
+                    names: Sequence[Names], k: Optional[float]) -> Tuple[List[Value], List[float]]:
+    """``dense`` through the ops themselves, so the modes entered decide what each does."""
+    out = []
+    for (w, bias, _, _, _), (label, tag, o_label, o_tag) in zip(rows, names):
+        u = dot(w, x, bias)
+        u.label, u.tag = label, tag
+        if activation is not None:
+            method = getattr(u, OPS[activation].methods[0])
+            u = method() if k is None else method(k)
+            u.label, u.tag = o_label, o_tag
+        out.append(u)
+    return out, [v._data for v in out]
 
 
 # --- copies and pickles (Value.__copy__, __deepcopy__, __reduce_ex__) ------------------
@@ -638,3 +674,32 @@ def _graph(rows: List[Tuple[Any, ...]]) -> Value:
         v.grad, v.label, v.tag = grad, label, tag
         built.append(v)
     return built[-1]
+
+
+def _real(number: object, what: str) -> float:
+    """``number`` as a float, or a TypeError naming ``what`` (a bool, a list, a string and
+    a complex number are refused) or an OverflowError for an int too large for a float."""
+    if number.__class__ is bool or not isinstance(number, numbers.Real):
+        raise TypeError(f"{what} needs a real number (int or float), got "
+                        f"{type(number).__name__}: {number!r}")
+    try:
+        return float(number)
+    except OverflowError:
+        text = repr(number)
+        short = text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text)} digits)"
+        raise OverflowError(f"{what}: {short} is too large for a float") from None
+
+
+def _checked_label(text: object, what: str) -> str:
+    """``text`` if it is a str that can be written out (UTF-8: no lone surrogates), else a
+    TypeError or ValueError naming ``what`` and the offending value."""
+    if text.__class__ is not str:
+        if not isinstance(text, str):
+            raise TypeError(f"{what} must be a str, got {type(text).__name__}: {text!r}")
+        text = str(text)  # a str subclass: kept as the plain text it holds
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{what} {text!r} cannot be written as UTF-8 ({e.reason} at "
+                         f"position {e.start}): use text without lone surrogates") from None
+    return text

@@ -46,7 +46,11 @@ _ACTIVATION_METHODS: Dict[str, Optional[Callable[[Value], Value]]] = {
     "linear": None,
 }
 ACTIVATIONS = tuple(_ACTIVATION_METHODS)
-_RELU = Value.relu
+#: Activation name -> (the op that makes o = σ(u), its constant k), as ``dense`` takes them.
+_ACTIVATION_OPS: Dict[str, Tuple[Optional[str], Optional[float]]] = {
+    "relu": ("relu", None), "tanh": ("tanh", None), "sigmoid": ("sigmoid", None),
+    "leaky_relu": ("leaky_relu", LEAKY_SLOPE), "linear": (None, None),
+}
 INITS = ("uniform", "xavier", "he")
 
 Input = Union[Value, float, int]
@@ -311,22 +315,14 @@ class Layer(Module):
             rows.append((tuple(n.w), n.b, wd, (*wd, 1.0), n.b.data))
         return rows
 
-    def _forward(self, x: List[Value], xd: List[float], rows: List[Row]) -> List[Value]:
-        """The layer's outputs for inputs ``x`` (Values) with numbers ``xd``."""
-        act = self.neurons[0]._act
-        relu = act is _RELU
-        out = dense(rows, x, xd, relu, self._names)
-        if relu or act is None:
-            return out
-        for i, (u, (_, _, o_label, o_tag)) in enumerate(zip(out, self._names)):
-            o = out[i] = act(u)
-            o.label = o_label
-            o.tag = o_tag
-        return out
+    def _forward(self, x: List[Value], xd: List[float], rows: List[Row]) -> Tuple[List[Value], List[float]]:
+        """The layer's outputs for inputs ``x`` (Values) with numbers ``xd``, and their numbers."""
+        op, k = _ACTIVATION_OPS[self.activation]
+        return dense(rows, x, xd, op, self._names, k)
 
     def forward(self, x: Sequence[Input]) -> List[Value]:
         x, xd = self._inputs(x)
-        return self._forward(x, xd, self.rows())
+        return self._forward(x, xd, self.rows())[0]
 
     __call__ = forward
 
@@ -455,9 +451,7 @@ class MLP(Module):
         for x in xs:
             o, od = first._inputs(self._check_x(x))  # wraps plain numbers once
             for layer, r in zip(layers, rows):
-                if layer is not first:
-                    od = [v.data for v in o]
-                o = layer._forward(o, od, r)
+                o, od = layer._forward(o, od, r)
             out.append(o[0] if single else o)
         return out
 

@@ -14,7 +14,7 @@ from autograd import Value, topological_order
 
 
 def _signature(root):
-    return [(n.op, n.data, n.local_grads, n.label, n.tag, len(n.parents))
+    return [(n.op, n.data, n.local_grads, n.arg, n.label, n.tag, len(n.parents))
             for n in topological_order(root)]
 
 
@@ -41,8 +41,11 @@ def test_forward_batch_makes_the_nodes_of_one_dot_and_one_activation_per_neuron(
             assert [v.data for v in model(x)] == [v.data for v in out]
 
 
-def test_dense_nodes_equal_the_plain_ops_nodes():
-    model = nn.MLP(2, [3, 1], seed=7)
+@pytest.mark.parametrize("activation, call", [
+    ("relu", lambda u: u.relu()), ("tanh", lambda u: u.tanh()), ("sigmoid", lambda u: u.sigmoid()),
+    ("leaky_relu", lambda u: u.leaky_relu(0.01)), ("linear", lambda u: u)])
+def test_dense_nodes_equal_the_plain_ops_nodes(activation, call):
+    model = nn.MLP(2, [3, 1], seed=7, activation=activation)
     x = [0.25, -0.5]
     fast = model(x)
     n_out = model.layers[1].neurons[0]
@@ -53,12 +56,20 @@ def test_dense_nodes_equal_the_plain_ops_nodes():
     for n in model.layers[0].neurons:
         u = autograd.dot(n.w, inputs, n.b)
         u.label, u.tag = n._u_label, n._u_tag
-        o = u.relu()
-        o.label, o.tag = n._o_label, n._o_tag
+        o = call(u)
+        if o is not u:
+            o.label, o.tag = n._o_label, n._o_tag
         hidden.append(o)
     slow = autograd.dot(n_out.w, hidden, n_out.b)
     slow.label, slow.tag = n_out._u_label, n_out._u_tag
     assert _signature(fast) == _signature(slow)
+
+
+def test_dense_refuses_an_activation_that_is_not_a_one_operand_op():
+    from autograd.value import dense
+    for bad in ("mul", "log", "nope"):
+        with pytest.raises(ValueError, match=f"dense: activation must be a one-operand op.*{bad!r}"):
+            dense([], [], [], bad, [])
 
 
 def test_forward_batch_under_a_tape_and_compile_gives_the_same_gradients():
