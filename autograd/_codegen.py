@@ -212,7 +212,7 @@ class Graph:
         made, slots = self._made, self._input_slot
 
         def parents(v: Value) -> Tuple[Value, ...]:
-            return v._prev if v in made and v not in slots else ()
+            return v.parents if v in made and v not in slots else ()
 
         for v in walk(roots, parents, seen):
             self._index[v] = len(self.nodes)
@@ -239,8 +239,8 @@ class Graph:
         if v not in self._made:  # captured from outside fn
             self.variables.append(v)
             slot = len(self.variables) - 1
-            return Node(VARIABLE if not v._prev else OUTSIDE, _base_name(v) or f"v{slot}", slot=slot)
-        if not v._prev:
+            return Node(VARIABLE if v._prev is None else OUTSIDE, _base_name(v) or f"v{slot}", slot=slot)
+        if v._prev is None:
             if v in self._frozen:
                 raise TypeError(
                     "compile: fn computed a Value inside no_grad(); compiled code cannot redo "
@@ -253,7 +253,7 @@ class Graph:
         if op is None:
             raise TypeError(f"compile: the graph has a node of unknown op {v._op!r}; "
                             f"known ops: {', '.join(OPS)}")
-        parents = tuple(map(self._index.__getitem__, v._prev))
+        parents = tuple(map(self._index.__getitem__, v.parents))
         if all(self.nodes[p].kind is CONST for p in parents):
             return Node(CONST, value=v.data)  # only constants in: fold it to its value
         return Node(COMPUTED, _base_name(v), op=op, parents=parents, arg=v._arg)

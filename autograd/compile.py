@@ -52,7 +52,7 @@ class _Tracer:
     def record(self, v: Value) -> None:
         """An op made ``v`` (ops call this while tracing)."""
         self.made.add(v)
-        if v._op == "" and not v._prev:  # an op result under no_grad: a frozen number
+        if v._op == "" and v._prev is None:  # an op result under no_grad: a frozen number
             self.frozen.add(v)
         else:
             self.ops.append(v)
@@ -260,7 +260,7 @@ class Compiled:
         a computed Value made outside fn, whose backward must go on).
         """
         index = {id(p): i for i, p in enumerate(params)}
-        if any(v._prev or id(v) not in index for v in self._variables):
+        if any(v._prev is not None or id(v) not in index for v in self._variables):
             return None
         order = [index[id(v)] for v in self._variables]
         source = _codegen.emit(self._graph, "accumulate", order, len(params))

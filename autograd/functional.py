@@ -49,7 +49,7 @@ def local_values(node: Value) -> Tuple[Any, ...]:
     for out: the same numbers as ``node.local_grads``, now with a graph of their own.
     """
     op = OPS[node._op]
-    prev = node._prev
+    prev = node.parents
     fn = _local_function(op, len(prev))
     try:
         if op.expand is not None:
@@ -103,7 +103,7 @@ def _needed(order: List[Value], targets: Set[Value]) -> Set[Value]:
     """The nodes of ``order`` on a path to one of ``targets``: only they need a gradient."""
     needs: Set[Value] = set()
     for node in order:
-        if node in targets or any(p in needs for p in node._prev):
+        if node in targets or any(p in needs for p in node.parents):
             needs.add(node)
     return needs
 
@@ -154,9 +154,9 @@ def _reverse_floats(order: List[Value], needs: Set[Value], adjoint: Dict[Value, 
     get = adjoint.get
     for node in reversed(order):
         g = get(node)
-        if not g or not node._prev:  # as in backward, a zero gradient passes nothing on
+        if not g or node._prev is None:  # as in backward, a zero gradient passes nothing on
             continue
-        for p, d in zip(node._prev, node._local):
+        for p, d in zip(node.parents, node.local_grads):
             if p in needs:
                 adjoint[p] = get(p, 0.0) + d * g
 
@@ -170,9 +170,9 @@ def _reverse_values(order: List[Value], needs: Set[Value], adjoint: Dict[Value, 
     get = adjoint.get
     for node in reversed(order):
         g = get(node)
-        if g is None or not node._prev or (g.__class__ is float and g == 0.0):
+        if g is None or node._prev is None or (g.__class__ is float and g == 0.0):
             continue
-        for p, d in zip(node._prev, local_values(node)):
+        for p, d in zip(node.parents, local_values(node)):
             if p in needs:
                 term = _times(d, g)
                 old = get(p)
@@ -236,9 +236,9 @@ def jvp(f: Callable[..., Value], xs: Sequence[Union[Value, Number]],
     get = tangent.get
     seeds = set(values)
     for node in topological_order(out):
-        if node._prev and node not in seeds:
+        if node._prev is not None and node not in seeds:
             t = 0.0
-            for p, d in zip(node._prev, node._local):
+            for p, d in zip(node.parents, node.local_grads):
                 tp = get(p)
                 if tp:  # as in backward: a zero passes nothing on
                     t += d * tp

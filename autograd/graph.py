@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-from operator import attrgetter
 from typing import Callable, Iterable, List, Optional, Set, Tuple, Union
 
 from . import modes as _modes
@@ -18,10 +17,10 @@ from .value import _SCOPE, Value
 
 __all__ = ["walk", "topological_order", "backward", "zero_grad", "tape"]
 
-_prev = attrgetter("_prev")  # a node's operands, read in C
+_parents = Value.parents.fget  # a node's operands, as a tuple
 
 
-def walk(roots: Iterable[Value], parents: Callable[[Value], Iterable[Value]] = _prev,
+def walk(roots: Iterable[Value], parents: Callable[[Value], Iterable[Value]] = _parents,
          seen: Optional[Set[Value]] = None) -> List[Value]:
     """The graph walk: every node reachable from ``roots``, each after all of its parents.
 
@@ -63,7 +62,7 @@ def topological_order(root: Value,
     """
     if root.__class__ is not Value:
         raise TypeError(f"expected a Value, got {type(root).__name__}")
-    return walk((root,), _prev if parents is None else parents)
+    return walk((root,), _parents if parents is None else parents)
 
 
 class tape:
@@ -137,19 +136,20 @@ def _search(roots: List[Value], stamp: object, carried: List[Tuple[Value, float]
         if root in seen:
             continue
         add(root)
-        stack = [(root, iter(root._prev))]
+        stack = [(root, iter(root.parents))]
         push, pop = stack.append, stack.pop
         while stack:
             node, parents = stack[-1]
             for p in parents:
-                if p._prev and p not in seen:
+                prev = p._prev
+                if prev is not None and p not in seen:
                     add(p)
                     if p._mark is not stamp:
                         p._mark = stamp
                         if p.grad:
                             carried.append((p, p.grad))
                             p.grad = 0.0
-                    push((p, iter(p._prev)))
+                    push((p, iter(prev if prev.__class__ is tuple else (prev,))))
                     break
             else:
                 pop()
@@ -174,12 +174,13 @@ def _walk_taped(order: List[Value], stamp: object, carried: List[Tuple[Value, fl
         done += 1
         g = node.grad
         if g:
-            for p, d in zip(node._prev, node._local):
+            prev = node._prev  # one operand is held as it is, several in a tuple
+            for p, d in (zip(prev, node._local) if prev.__class__ is tuple else ((prev, node._local),)):
                 if p._mark is stamp:
                     p.grad += d * g
                     continue
                 p._mark = stamp
-                if p._prev:
+                if p._prev is not None:
                     reached += 1
                     if p.grad:
                         carried.append((p, p.grad))
@@ -188,8 +189,8 @@ def _walk_taped(order: List[Value], stamp: object, carried: List[Tuple[Value, fl
                     p.grad += d * g
     if reached + 1 == done:  # every computed node reached was on the tape (+1: the root)
         return []
-    return list(dict.fromkeys(p for node in reversed(order) for p in node._prev
-                              if p._prev and p._mark is stamp))
+    return list(dict.fromkeys(p for node in reversed(order) for p in node.parents
+                              if p._prev is not None and p._mark is stamp))
 
 
 def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
@@ -209,7 +210,7 @@ def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
         raise TypeError(f"backward() needs a Value, got {type(root).__name__}")
     if grad.__class__ is not float:
         grad = real(grad, "backward(grad=...)", finite=False)
-    if not root._prev:  # a leaf: it only receives
+    if root._prev is None:  # a leaf: it only receives
         root.grad += grad
         return
     # The walk allocates a little per node and frees nothing cyclic; on deep graphs the
@@ -230,8 +231,12 @@ def backward(root: Value, grad: Union[int, float] = 1.0) -> None:
                 for node in reversed(_search(rest, stamp, carried)):
                     g = node.grad
                     if g:
-                        for p, d in zip(node._prev, node._local):
-                            p.grad += d * g
+                        prev = node._prev
+                        if prev.__class__ is tuple:
+                            for p, d in zip(prev, node._local):
+                                p.grad += d * g
+                        else:
+                            prev.grad += node._local * g
         finally:  # also when detect_anomaly stops the walk: earlier gradients come back
             for node, old in carried:
                 node.grad += old
@@ -244,7 +249,7 @@ def _backward_checked(order: List[Value]) -> None:
         g = node.grad
         if not g:
             continue
-        for i, (p, d) in enumerate(zip(node._prev, node._local)):
+        for i, (p, d) in enumerate(zip(node.parents, node.local_grads)):
             p.grad += d * g
             if not isfinite(p.grad):
                 name = f" {node.label!r}" if node.label else ""

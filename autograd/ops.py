@@ -271,7 +271,8 @@ def _write_dot(operands: Sequence[str]) -> str:
 _ROWS = (
     # Two operands a, b.  The last columns are the Value methods generated from the row:
     # def __mul__(self, other) is mul's (a = self, b = other); the reflected ones swap the
-    # operands (2 - v calls v.__rsub__(2): a = 2, b = v).  A plain number becomes a "const".
+    # operands (w - v calls v.__rsub__(w) only if w's __sub__ gave up).  For a plain number
+    # operand the operators take the k rows below instead (v - 2 is subk, 2 - v is rsubk).
     #  name   arity forward   local ∂out/∂a, ∂out/∂b  symbol  rules (in words)          explain writes  Value methods
     Op("add",  2, "a + b",    ("1.0", "1.0"),      "+", ("∂/∂a = 1", "∂/∂b = 1"),      "{a} + {b}", ("__add__",), ("__radd__",)),
     Op("sub",  2, "a - b",    ("1.0", "-1.0"),     "−", ("∂/∂a = 1", "∂/∂b = −1"),     "{a} − {b}", ("__sub__",), ("__rsub__",)),
@@ -281,7 +282,17 @@ _ROWS = (
     Op("powv", 2, "_pow(a, b)", ("_dpow(a, b)", "_dpow_exponent(a, out)"), "^",
        ("∂/∂a = b·a^(b−1)", "∂/∂b = a^b·ln a"), "{a} ^ {b}", ("__pow__",)),       # v ** w, w a Value
     # One operand a; k is a number the op carries, from the method's argument (parameter, default).
+    # An operator with a plain number operand takes these rows, so the number is carried on the
+    # node as k instead of being wrapped as a Value (x * 2.0 is mulk; 1 - x is rsubk, k − a).
     #  name         arity forward                  local ∂out/∂a                  symbol  rule       explain writes    Value methods
+    Op("addk",       1, "a + k",                    ("1.0",),                      "+k",   ("1",),         "{a} + {k}",      ("__add__", "__radd__"), k=("other", None)),
+    Op("subk",       1, "a - k",                    ("1.0",),                      "−k",   ("1",),         "{a} − {k}",      ("__sub__",), k=("other", None)),
+    Op("rsubk",      1, "k - a",                    ("-1.0",),                     "k−",   ("−1",),        "{k} − {a}",      ("__rsub__",), k=("other", None)),
+    Op("mulk",       1, "a * k",                    ("k",),                        "×k",   ("k",),         "{a} × {k}",      ("__mul__", "__rmul__"), k=("other", None)),
+    Op("divk",       1, "a / k",                    ("1.0 / k",),                  "÷k",   ("1/k",),       "{a} ÷ {k}",      ("__truediv__",), k=("other", None),
+       guard=("k == 0.0", ZeroDivisionError, "div: division by zero ({a!r} / 0)")),
+    Op("rdivk",      1, "k / a",                    ("-out / a",),                 "k÷",   ("−k/a²",),     "{k} ÷ {a}",      ("__rtruediv__",), k=("other", None),
+       guard=("a == 0.0", ZeroDivisionError, "div: division by zero ({k!r} / 0)")),
     Op("pow",        1, "_pow(a, k)",               ("_dpow(a, k)",),              "^k",   ("k·a^(k−1)",), "{a}^{k}",        ("__pow__",), k=("exponent", None)),  # v ** 3
     Op("rpow",       1, "_pow(k, a)",               ("_dpow_exponent(k, out)",),   "k^",   ("k^a·ln k",),  "{k}^{a}",        ("__rpow__",), k=("base", None)),     # 2 ** v
     Op("neg",        1, "-a",                       ("-1.0",),                     "−",    ("−1",),        "−{a}",           ("__neg__",)),

@@ -5,13 +5,15 @@ from the rows of ``autograd.ops.OPS`` (each row names the methods it provides: s
 ops.py for ``__mul__``), so each op's forward value and local derivatives exist in
 exactly one place.  A node stores its parents and, aligned with them, the local
 derivatives ∂out/∂parent computed at forward time; ``backward`` then needs no per-node
-closures, only ``parent.grad += local · node.grad``.  Its fields are written in one
+closures, only ``parent.grad += local · node.grad``.  A one-operand node holds its operand
+and its derivative as they are, without a tuple, and a plain number operand (the 2 of
+``x * 2``) is carried on the node as its k, not wrapped as a Value: a node of ``x * 2`` is
+one Value and its float.  Its fields are written in one
 place, the ``_FIELDS`` template, which every function that makes a node is built from.
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import math
 import numbers
@@ -45,8 +47,9 @@ class Value:
     """A scalar node: ``data`` (a float), ``grad`` (∂root/∂self after ``backward``).
 
     ``op`` names the operation that made it ("" for a value you created, "const" for a
-    plain number an operator wrapped), ``parents`` are its operands in order and
-    ``local_grads`` the matching ∂self/∂parent.  ``tag`` is free for libraries
+    plain number ``sum`` or ``dot`` wrapped), ``parents`` are its operands in order and
+    ``local_grads`` the matching ∂self/∂parent; ``arg`` is the number the op carries (the 2
+    of ``x * 2``, the 3 of ``x ** 3``).  ``tag`` is free for libraries
     to mark nodes (``nn`` stores ``(role, layer, neuron)`` there; ``viz`` reads it).
 
     ``==`` is not overridden: Values compare and hash by identity, because they are
@@ -61,8 +64,11 @@ class Value:
     _label: str
     tag: object
     _op: str
-    _prev: Tuple[Value, ...]
-    _local: Tuple[float, ...]
+    # The operands and their local derivatives: None for a leaf; the operand itself (a
+    # Value) and its derivative (a float) for a one-operand node; else two aligned tuples.
+    # ``parents`` and ``local_grads`` give tuples in every case.
+    _prev: Union[None, Value, Tuple[Value, ...]]
+    _local: Union[None, float, Tuple[float, ...]]
     _arg: Optional[float]
     _mark: object  # which backward last reached it (see graph.backward)
 
@@ -108,12 +114,18 @@ class Value:
     @property
     def parents(self) -> Tuple[Value, ...]:
         """The operands, in order (an operand used twice appears twice)."""
-        return self._prev
+        prev = self._prev
+        if prev.__class__ is Value:
+            return (prev,)  # type: ignore[return-value]
+        return () if prev is None else prev  # type: ignore[return-value]
 
     @property
     def local_grads(self) -> Tuple[float, ...]:
         """∂self/∂parent for each parent, computed when the node was made."""
-        return self._local
+        prev = self._prev
+        if prev.__class__ is Value:
+            return (self._local,)  # type: ignore[return-value]
+        return () if prev is None else self._local  # type: ignore[return-value]
 
     @property
     def arg(self) -> Optional[float]:
@@ -123,7 +135,7 @@ class Value:
     @property
     def is_leaf(self) -> bool:
         """True for values with no parents: inputs, parameters, constants."""
-        return not self._prev
+        return self._prev is None
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -180,14 +192,14 @@ class Value:
     # --- copying and pickling: the graph as a flat list, so any depth works -------------
     def __copy__(self) -> Value:
         """A new node with the same number, gradient, label, tag and the same operands."""
-        return _copy_node(self, self._prev, self.tag)
+        return _copy_node(self, self.parents, self.tag)
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> Value:
         """A copy of this node's whole graph, made oldest node first (no recursion, so a
         10,000-node chain copies as a 3-node one does); ``memo`` keeps shared nodes shared."""
         for v in _ancestors(self):
             if id(v) not in memo:
-                prev = tuple(memo[id(p)] for p in v._prev)
+                prev = tuple(memo[id(p)] for p in v.parents)
                 memo[id(v)] = _copy_node(v, prev, copy.deepcopy(v.tag, memo))
         return memo[id(self)]  # type: ignore[no-any-return]
 
@@ -195,12 +207,12 @@ class Value:
         """Pickle a leaf as its fields, a computed node as its graph in a flat list (oldest
         first, so pickling never recurses through a deep graph).  Leaves in the graph are
         pickled as themselves: parameters pickled together stay the same objects."""
-        if not self._prev:
+        if self._prev is None:
             return (_leaf, (self.data, self.grad, self.label, self.tag, self._op, self._arg))
-        computed = [v for v in _ancestors(self) if v._prev]
+        computed = [v for v in _ancestors(self) if v._prev is not None]
         index = {id(v): i for i, v in enumerate(computed)}
-        rows = [(v.data, v.grad, v.label, v.tag, v._op, v._local, v._arg,
-                 tuple(index.get(id(p), p) for p in v._prev)) for v in computed]
+        rows = [(v.data, v.grad, v.label, v.tag, v._op, v.local_grads, v._arg,
+                 tuple(index.get(id(p), p) for p in v.parents)) for v in computed]
         return (_graph, (rows,))
 
     # ``backward()`` and ``explain()`` are methods too; graph.py and explain.py, which build on
@@ -211,7 +223,7 @@ class Value:
     if TYPE_CHECKING:
         # What a type checker sees of the methods attached at import, which it cannot see
         # being made: one declaration per method of the op table's rows (a plain number
-        # operand becomes a "const"), and backward/explain.  tests/test_typing.py checks
+        # operand takes the row with a k), and backward/explain.  tests/test_typing.py checks
         # that these are exactly the methods installed, with the same parameters.
         def __add__(self, other: Union[Value, float]) -> Value: ...
         def __radd__(self, other: Union[Value, float]) -> Value: ...
@@ -323,9 +335,9 @@ def _define(source: str, name: str, doc: str, filename: str = "<deltagrad node>"
 # Their types, which generated code cannot declare: (v, data, label), (out, name, prev,
 # local, arg), the same with arg optional, and (x) -> a "const" Value or NotImplemented.
 _fill: Callable[[Value, float, str], None] = _define("def _fn(v, data, label):\n" + _FIELDS.format(
-    out="data", label="label", tag="None", name='""', prev="()", local="()", arg="None"), "_fill",
+    out="data", label="label", tag="None", name='""', prev="None", local="None", arg="None"), "_fill",
     "Set the fields of a Value made by ``Value(data, label)``.")
-_NodeMaker = Callable[[float, str, Tuple[Value, ...], Tuple[float, ...], Optional[float]], Value]
+_NodeMaker = Callable[[float, str, Any, Any, Optional[float]], Value]
 _make: _NodeMaker = _define(
     "def _fn(out, name, prev, local, arg):\n"
     + _node_source("out", "name", "prev", "local", "arg", modes=False, record=False), "_make",
@@ -340,23 +352,24 @@ _const: Callable[[object], Value] = _define(
     "    if cls is not float and cls is not int:\n"
     "        if cls is bool or not isinstance(x, _Real):\n"
     "            return NotImplemented\n"
-    + _node_source("float(x)", '"const"', "()", "()", "None", modes=False, record=False),
+    + _node_source("float(x)", '"const"', "None", "None", "None", modes=False, record=False),
     "_const",
     "Wrap a plain number as a constant leaf, or NotImplemented for anything else.")
 
 
-def _special(out: float, name: str, prev: Tuple[Value, ...], local: Tuple[float, ...],
-             arg: Optional[float]) -> Value:
+def _special(out: float, name: str, prev: Union[Value, Tuple[Value, ...]],
+             local: Union[float, Tuple[float, ...]], arg: Optional[float]) -> Value:
     """The slow path of every op, taken only while some mode is entered somewhere."""
     if not _isfinite(out) and _modes.is_anomaly_enabled():
-        inputs = ", ".join(repr(p.data) for p in prev)
+        operands = (prev,) if prev.__class__ is Value else prev
+        inputs = ", ".join(repr(p.data) for p in operands)  # type: ignore[union-attr]
         extra = f", k={arg!r}" if arg is not None else ""
         raise FloatingPointError(f"detect_anomaly: {name}({inputs}{extra}) produced {out!r}")
     if not _modes.is_grad_enabled():
-        name, prev, local, arg = "", (), (), None
+        name, prev, local, arg = "", None, None, None  # type: ignore[assignment]
     v = _make(out, name, prev, local, arg)
     record = _SCOPE["_record"]
-    if record is not None and prev:
+    if record is not None and prev is not None:
         record(v)
     tracer = _modes.current_tracer()
     if tracer is not None:
@@ -364,7 +377,7 @@ def _special(out: float, name: str, prev: Tuple[Value, ...], local: Tuple[float,
     return v
 
 
-_SCOPE.update(_const=_const, _special=_special)  # looked up when generated code runs
+_SCOPE.update(_special=_special)  # looked up when generated code runs
 
 
 # --- Value's methods, generated from the op table's rows ------------------------------
@@ -376,38 +389,19 @@ def _guard(op: Op) -> str:
     return f"    if {cond}:\n        raise {exc.__name__}(f{message!r})\n"
 
 
-def _tuple(items: Sequence[str]) -> str:
-    """The source of a tuple of ``items``; a one-item tuple whose item is a choice between
-    numbers (relu's ``0.0 if a <= 0.0 else 1.0``) becomes a choice between constant
-    tuples, which Python shares between all nodes instead of making one per node."""
+def _local(items: Sequence[str]) -> str:
+    """The source of a node's local derivatives: one operand's as it is (no tuple, so a
+    constant such as relu's 0.0 or 1.0, or mulk's k, is shared, not made per node), else a
+    tuple (constant for add and sub, so shared too)."""
     if len(items) == 1:
-        tree = ast.parse(items[0], mode="eval").body
-        if isinstance(tree, ast.IfExp) and _choices_of_numbers(tree):
-            return ast.unparse(_wrap_numbers(tree))
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-
-
-def _choices_of_numbers(node: ast.expr) -> bool:
-    """True if every outcome of the (nested) conditional ``node`` is a literal number."""
-    if isinstance(node, ast.IfExp):
-        return _choices_of_numbers(node.body) and _choices_of_numbers(node.orelse)
-    try:
-        return isinstance(ast.literal_eval(node), float)
-    except ValueError:
-        return False
-
-
-def _wrap_numbers(node: ast.expr) -> ast.expr:
-    """``node`` with each outcome ``x`` replaced by the one-item tuple ``(x,)``."""
-    if isinstance(node, ast.IfExp):
-        return ast.IfExp(node.test, _wrap_numbers(node.body), _wrap_numbers(node.orelse))
-    return ast.Tuple([node], ast.Load())
+        return f"({items[0]})"
+    return "(" + ", ".join(items) + ")"
 
 
 def _op_body(op: Op, prev: str, arg: str) -> str:
     """Guard, forward value and the new node of ``op`` (its operands' data already in a, b)."""
     return (_guard(op) + f"    out = {op.forward}\n"
-            + _node_source("out", repr(op.name), prev, _tuple(op.local), arg))
+            + _node_source("out", repr(op.name), prev, _local(op.local), arg))
 
 
 def _binary_body(op: Op, reflected: bool) -> str:
@@ -427,7 +421,7 @@ def _k_body(op: Op, param: str, operator: bool) -> str:
             "        if k.__class__ is bool or not isinstance(k, _Real):\n"
             f"            {refuse}\n"
             "        k = float(k)\n"
-            "    a = self._data\n" + _op_body(op, "(self,)", "k"))
+            "    a = self._data\n" + _op_body(op, "self", "k"))
 
 
 def _method_source(method: str, rows: Sequence[Tuple[Op, bool]]) -> str:
@@ -435,18 +429,13 @@ def _method_source(method: str, rows: Sequence[Tuple[Op, bool]]) -> str:
     binary = [(op, r) for op, r in rows if op.arity == 2]
     keyed = [op for op, _ in rows if op.arity == 1 and op.k is not None]
     plain = [op for op, _ in rows if op.arity == 1 and op.k is None]
-    if len(binary) > 1 or len(keyed) > 1 or (plain and len(rows) > 1) or not (binary or keyed or plain):
+    if (len(rows) > 1 if plain else len(keyed) != 1 or len(binary) > 1):
         raise TypeError(f"Value.{method}: the op table gives it to {[op.name for op, _ in rows]}; "
-                        "one row, or one two-operand row and one row with a k")
+                        "one row, or one row with a k and at most one two-operand row (a plain "
+                        "number operand takes the row with a k)")
     operator = method.startswith("__")
     if plain:
-        return "def _fn(self):\n    a = self._data\n" + _op_body(plain[0], "(self,)", "None")
-    if not keyed:
-        return ("def _fn(self, other):\n"
-                "    if other.__class__ is not Value:\n"
-                "        other = _const(other)\n"
-                "        if other is NotImplemented:\n"
-                "            return NotImplemented\n" + _binary_body(*binary[0]))
+        return "def _fn(self):\n    a = self._data\n" + _op_body(plain[0], "self", "None")
     param, default = ("other", None) if operator else keyed[0].k  # type: ignore[misc]
     signature = param if default is None else f"{param}={default!r}"
     source = f"def _fn(self, {signature}):\n"
@@ -499,7 +488,7 @@ def vsum(values: Iterable[Union[Value, Number]]) -> Value:
     total = 0.0
     for p in prev:
         total += p._data
-    return _node(total, "sum", prev, (1.0,) * len(prev))
+    return _node(total, "sum", prev or None, (1.0,) * len(prev) or None)
 
 
 def dot(weights: Iterable[Union[Value, Number]], inputs: Iterable[Union[Value, Number]],
@@ -528,8 +517,8 @@ def dot(weights: Iterable[Union[Value, Number]], inputs: Iterable[Union[Value, N
     out = _sum_left_to_right(map(_mul, wd, xd), 0.0)
     # The operand layout of ops.nary_parts (θ_1..θ_n, o_1..o_n, then b), built inline here:
     # calling a layout function from this, the hottest constructor, cost ~0.2 µs per neuron.
-    if bias is None:
-        return _node(out, "dot", (*weights, *inputs), (*xd, *wd))
+    if bias is None:  # (no operands at all: a leaf, as the empty sum is)
+        return _node(out, "dot", (*weights, *inputs) or None, (*xd, *wd) or None)
     if bias.__class__ is not Value:
         bias = _as_values((bias,), "dot bias")[0]
     return _node(out + bias._data, "dot", (*weights, *inputs, bias), (*xd, *wd, 1.0))
@@ -573,7 +562,7 @@ def _dense_source(activation: Optional[str]) -> str:
     if activation is not None:
         op = OPS[activation]
         fields = _FIELDS.format(out="out", label="o_label", tag="o_tag", name=repr(op.name),
-                                prev="(u,)", local=_tuple(op.local),
+                                prev="u", local=_local(op.local),
                                 arg="k" if op.k is not None else "None")
         o = _indent(_ACTIVATION.format(forward=op.forward, o_fields=_dedent(fields)), "        ")
     return _DENSE.format(u_fields=_indent(u, "    "), activation=o)
@@ -641,25 +630,32 @@ def _ancestors(root: Value) -> List[Value]:
         v, expanded = stack.pop()
         if id(v) in done:
             continue
-        if expanded or not v._prev:
+        if expanded or v._prev is None:
             done.add(id(v))
             order.append(v)
             continue
         stack.append((v, True))
-        stack.extend((p, False) for p in reversed(v._prev) if id(p) not in done)
+        stack.extend((p, False) for p in reversed(v.parents) if id(p) not in done)
     return order
+
+
+def _stored(prev: Tuple[Value, ...], local: Sequence[float]) -> Tuple[Any, Any]:
+    """Operands and their local derivatives (tuples) as a node stores them (see Value._prev)."""
+    if not prev:
+        return None, None
+    return (prev[0], local[0]) if len(prev) == 1 else (prev, tuple(local))
 
 
 def _copy_node(v: Value, prev: Tuple[Value, ...], tag: object) -> Value:
     """A new node with ``v``'s fields, operands ``prev`` and ``tag``."""
-    new = _make(v.data, v._op, prev, v._local, v._arg)
+    new = _make(v.data, v._op, *_stored(prev, v.local_grads), v._arg)
     new.grad, new.label, new.tag = v.grad, v.label, tag
     return new
 
 
 def _leaf(data: float, grad: float, label: str, tag: object, op: str, arg: Optional[float]) -> Value:
     """A leaf from its pickled fields."""
-    v = _make(data, op, (), (), arg)
+    v = _make(data, op, None, None, arg)
     v.grad, v.label, v.tag = grad, label, tag
     return v
 
@@ -670,7 +666,7 @@ def _graph(rows: List[Tuple[Any, ...]]) -> Value:
     built: List[Value] = []
     for data, grad, label, tag, op, local, arg, parents in rows:
         prev = tuple(p if p.__class__ is Value else built[p] for p in parents)
-        v = _make(data, op, prev, local, arg)
+        v = _make(data, op, *_stored(prev, local), arg)
         v.grad, v.label, v.tag = grad, label, tag
         built.append(v)
     return built[-1]

@@ -95,10 +95,18 @@ UNARY = [
     ("2 ** v", "rpow", lambda v: 2 ** v, lambda x: [2.0 ** x * LN2 ** n for n in range(4)], ANY),
     ("0.5 ** v", "rpow", lambda v: 0.5 ** v,
      lambda x: [0.5 ** x * (-LN2) ** n for n in range(4)], ANY),
-    ("v + 2", "add", lambda v: v + 2, lambda x: [x + 2, 1, 0, 0], ANY),
-    ("2 - v", "sub", lambda v: 2 - v, lambda x: [2 - x, -1, 0, 0], ANY),
+    ("v + 2", "addk", lambda v: v + 2, lambda x: [x + 2, 1, 0, 0], ANY),
+    ("v - 2", "subk", lambda v: v - 2, lambda x: [x - 2, 1, 0, 0], ANY),
+    ("2 - v", "rsubk", lambda v: 2 - v, lambda x: [2 - x, -1, 0, 0], ANY),
+    ("v * 3", "mulk", lambda v: v * 3, lambda x: [3 * x, 3, 0, 0], ANY),
+    ("v / 4", "divk", lambda v: v / 4, lambda x: [x / 4, 0.25, 0, 0], ANY),
+    ("1 / v", "rdivk", lambda v: 1 / v, _power(-1.0), ANY),
+    ("v + v * v", "add", lambda v: v + v * v, lambda x: [x + x * x, 1 + 2 * x, 2, 0], ANY),
+    ("v - v * v", "sub", lambda v: v - v * v, lambda x: [x - x * x, 1 - 2 * x, -2, 0], ANY),
     ("v * v", "mul", lambda v: v * v, lambda x: [x * x, 2 * x, 2, 0], ANY),
-    ("1 / v", "div", lambda v: 1 / v, _power(-1.0), ANY),
+    ("v / v.exp()", "div", lambda v: v / v.exp(),
+     lambda x: [x * math.exp(-x), (1 - x) * math.exp(-x), (x - 2) * math.exp(-x),
+                (3 - x) * math.exp(-x)], ANY),
     ("sum", "sum", lambda v: autograd.sum([v, v * v, 3.0]),
      lambda x: [x + x * x + 3, 1 + 2 * x, 2, 0], ANY),
     ("dot", "dot", lambda v: autograd.dot([v, 2.0], [v, v], v),
@@ -158,7 +166,8 @@ def test_value_level_local_derivatives_are_the_stored_ones_exactly():
     nodes = [a + b, a - b, a * b, a / b, a ** b, a ** 3, 2 ** a, -a, a.exp(), a.log(), a.sqrt(),
              a.tanh(), a.sigmoid(), a.relu(), (-a).relu(), a.leaky_relu(0.3), (-a).leaky_relu(0.3),
              a.softplus(), abs(a), abs(-a), a.sin(), a.cos(), a.tan(), a.atan(), a.log2(),
-             a.log10(), autograd.sum([a, b, 2.0]), autograd.dot([a, b], [b, 3.0], a)]
+             a.log10(), autograd.sum([a, b, 2.0]), autograd.dot([a, b], [b, 3.0], a), a + 2, a - 2,
+             2 - a, a * 2, a / 2, 2 / a]
     assert {n.op for n in nodes} == set(BUILTINS)
     for n in nodes:
         values = tuple(d.data if d.__class__ is Value else d for d in local_values(n))

@@ -145,25 +145,25 @@ def test_binary_forward_and_both_gradients_match_closed_forms(name, make, f, dfa
         assert b.grad == pytest.approx(dfb(x, y), rel=1e-12, abs=1e-15), (name, x, y)
 
 
-@pytest.mark.parametrize("make, op, const_first, d_const", [
-    (lambda v: 2 - v, "sub", True, lambda x: 1.0),
-    (lambda v: v - 2, "sub", False, lambda x: -1.0),
-    (lambda v: 2 / v, "div", True, lambda x: 1.0 / x),
-    (lambda v: v / 2, "div", False, lambda x: -x / 4.0),
-    (lambda v: 2 * v, "mul", True, lambda x: x),
-    (lambda v: 2 + v, "add", True, lambda x: 1.0),
+@pytest.mark.parametrize("make, op, f, df", [
+    (lambda v: 2 - v, "rsubk", lambda x: 2.0 - x, lambda x: -1.0),
+    (lambda v: v - 2, "subk", lambda x: x - 2.0, lambda x: 1.0),
+    (lambda v: 2 / v, "rdivk", lambda x: 2.0 / x, lambda x: -2.0 / x ** 2),
+    (lambda v: v / 2, "divk", lambda x: x / 2.0, lambda x: 0.5),
+    (lambda v: 2 * v, "mulk", lambda x: 2.0 * x, lambda x: 2.0),
+    (lambda v: v * 2, "mulk", lambda x: 2.0 * x, lambda x: 2.0),
+    (lambda v: 2 + v, "addk", lambda x: 2.0 + x, lambda x: 1.0),
+    (lambda v: v + 2, "addk", lambda x: 2.0 + x, lambda x: 1.0),
 ])
-def test_plain_numbers_become_const_parents_in_operand_order(make, op, const_first, d_const):
+def test_plain_numbers_are_carried_as_the_nodes_k_not_wrapped(make, op, f, df):
     x = 1.5
     v = Value(x)
     out = make(v)
-    assert out.op == op
-    const, other = out.parents if const_first else out.parents[::-1]
-    assert other is v
-    assert const.op == "const" and const.data == 2.0 and const.parents == ()
+    # one operand, the Value; the number is the node's arg, as a float
+    assert out.op == op and out.parents == (v,) and out.arg == 2.0 and type(out.arg) is float
+    assert out.data == f(x) and out.local_grads == pytest.approx((df(x),), rel=1e-15)
     out.backward()
-    # the constant is a Value too, so it receives ∂out/∂const like any operand
-    assert const.grad == pytest.approx(d_const(x), rel=1e-12)
+    assert v.grad == pytest.approx(df(x), rel=1e-15)
 
 
 def test_number_exponent_and_number_base_are_stored_as_arg_not_parents():
@@ -431,7 +431,8 @@ def test_op_names_cover_the_whole_op_table():
         "sqrt": a.sqrt(), "tanh": a.tanh(), "sigmoid": a.sigmoid(), "relu": a.relu(),
         "leaky_relu": a.leaky_relu(), "softplus": a.softplus(), "abs": abs(a), "sum": autograd.sum([a, b]),
         "dot": autograd.dot([a], [b]), "sin": a.sin(), "cos": a.cos(), "tan": a.tan(),
-        "atan": a.atan(), "log2": a.log2(), "log10": a.log10(),
+        "atan": a.atan(), "log2": a.log2(), "log10": a.log10(), "addk": a + 2, "subk": a - 2,
+        "rsubk": 2 - a, "mulk": a * 2, "divk": a / 2, "rdivk": 2 / a,
     }
     for name, node in made.items():
         assert node.op == name

@@ -16,6 +16,7 @@ import pytest
 import nn
 import viz
 from autograd import Value, dot, topological_order
+from autograd import sum as vsum
 from viz.dot import fmt
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -287,16 +288,20 @@ def test_roles_look_different():
     assert fill["θ[0,0,0]"] == fill["b[0,0]"] == "#fde68a"      # parameters
     assert fill["x[0]"] == fill["x[1]"] == "#bbf7d0"             # inputs
     assert fill["u[0,0]"] is None and fill["Err"] is None        # computed
-    made = Value(3.0) * 2                                         # a leaf you made, a constant
+    made = vsum([Value(3.0), 2])                                  # a leaf you made, a constant
     d2 = viz.to_dot(made)
     assert 'bgcolor="#e0e7ff"' in _node_line(d2, "n0")
     assert "shape=box" in _node_line(d2, "n1") and "label=2 " in _node_line(d2, "n1")
+    carried = Value(3.0) * 2 + 1                                  # numbers an op carries: in its box
+    d3 = viz.to_dot(carried)
+    assert "<b>×2</b>" in _node_line(d3, "n1op") and "k = 2" in _node_line(d3, "n1op")
+    assert "<b>+1</b>" in _node_line(d3, "n2op") and "k = 1" in _node_line(d3, "n2op")
 
 
 def test_show_local_off_draws_no_edge_numbers():
     err, _ = neuron_expression()
     assert edge_labels(viz.svg(err, show_local=False)) == []
-    assert len(edge_labels(viz.svg(err))) == 12  # 2+2+2+2 for ×, ×, +, +; 1 tanh; 2 −; 1 ^2
+    assert len(edge_labels(viz.svg(err))) == 11  # 2+2+2+2 for ×, ×, +, +; 1 tanh; 1 −1; 1 ^2
 
 
 def test_rankdir_and_option_errors():

@@ -96,12 +96,12 @@ def test_unlabelled_values_have_explains_names():
     explain(c, file=out)
     named = set(re.findall(r"\bn\d+\b", out.getvalue()))
     shown = set(re.findall(r"<b>(n\d+)</b>", viz.to_dot(c).source))
-    assert named == {"n1", "n2", "n3", "n4", "n5"}  # the constants 3 and 1 are n1, n3
-    assert shown == {"n2", "n4", "n5"}  # drawn as records; constants as small boxes of their number
+    assert named == {"n1", "n2", "n3"}  # the 3 and the 1 are carried by their nodes n1, n2
+    assert shown == {"n1", "n2", "n3"}  # drawn as records
     order = topological_order(c)
-    assert [order.index(v) for v in order if not v.label and v.op not in ("", "const")] == [2, 4, 5]
+    assert [order.index(v) for v in order if not v.label and v.op not in ("", "const")] == [1, 2, 3]
     deep = set(re.findall(r"<b>(n\d+)</b>", viz.to_dot(c, depth=1).source))
-    assert deep == {"n4", "n5"}  # cut to the part near the root, the same names
+    assert deep == {"n2", "n3"}  # cut to the part near the root, the same names
 
 
 def test_without_a_loss_no_cell_claims_to_be_delta():

@@ -187,9 +187,9 @@ def test_too_many_values_are_refused_with_the_drawings_advice():
     for _ in range(30):
         x = x * 1.01
     x.backward()
-    with pytest.raises(viz.GraphTooLargeError, match=r"max_nodes=61.*depth=") as info:
+    with pytest.raises(viz.GraphTooLargeError, match=r"max_nodes=31.*depth=") as info:
         viz.html(x, max_nodes=20)
-    assert (info.value.values, info.value.max_nodes) == (61, 20)
+    assert (info.value.values, info.value.max_nodes) == (31, 20)
 
 
 @pytest.mark.parametrize("root, message, error", [
