@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from operator import attrgetter
 from typing import Callable, Iterable, List, Optional, Set, Tuple, Union
 
 from . import modes as _modes
@@ -17,7 +18,7 @@ from .value import _SCOPE, Value
 
 __all__ = ["walk", "topological_order", "backward", "zero_grad", "tape"]
 
-_parents = Value.parents.fget  # a node's operands, as a tuple
+_parents = attrgetter("parents")  # a node's operands, as a tuple
 
 
 def walk(roots: Iterable[Value], parents: Callable[[Value], Iterable[Value]] = _parents,

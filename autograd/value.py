@@ -66,9 +66,10 @@ class Value:
     _op: str
     # The operands and their local derivatives: None for a leaf; the operand itself (a
     # Value) and its derivative (a float) for a one-operand node; else two aligned tuples.
-    # ``parents`` and ``local_grads`` give tuples in every case.
-    _prev: Union[None, Value, Tuple[Value, ...]]
-    _local: Union[None, float, Tuple[float, ...]]
+    # ``parents`` and ``local_grads`` give tuples in every case.  (Typed Any: the hot loops
+    # tell the forms apart by class, which a checker cannot follow through a Union.)
+    _prev: Any
+    _local: Any
     _arg: Optional[float]
     _mark: object  # which backward last reached it (see graph.backward)
 
@@ -116,16 +117,16 @@ class Value:
         """The operands, in order (an operand used twice appears twice)."""
         prev = self._prev
         if prev.__class__ is Value:
-            return (prev,)  # type: ignore[return-value]
-        return () if prev is None else prev  # type: ignore[return-value]
+            return (prev,)
+        return () if prev is None else prev
 
     @property
     def local_grads(self) -> Tuple[float, ...]:
         """∂self/∂parent for each parent, computed when the node was made."""
         prev = self._prev
         if prev.__class__ is Value:
-            return (self._local,)  # type: ignore[return-value]
-        return () if prev is None else self._local  # type: ignore[return-value]
+            return (self._local,)
+        return () if prev is None else self._local
 
     @property
     def arg(self) -> Optional[float]:
