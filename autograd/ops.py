@@ -174,10 +174,11 @@ class Op:
 
     What ``Value`` gets from it: ``methods`` are generated from the row (``def __mul__(self,
     other)`` from mul's, with ``self`` as ``a``); ``reflected`` ones get their operands
-    swapped (``2 * v`` calls ``v.__rmul__(2)``, with ``self`` as ``b``).  A row with ``k``,
+    swapped (``w - v`` may call ``v.__rsub__(w)``, with ``self`` as ``b``).  A row with ``k``,
     a ``(parameter, default)`` pair, takes its constant k from the method's argument
     (``leaky_relu(slope=0.01)``); an operator with a k row and a two-operand row both
-    (``__pow__``) uses the first for a plain number and the second for a ``Value``.
+    (``__mul__``, ``__pow__``) uses the first for a plain number and the second for a
+    ``Value``; a k row's operators all have ``self`` as ``a`` (``2 * v`` is mulk's a·k).
 
     Showing it: ``symbol`` names the op in graphs; ``rules`` says each local derivative in
     words, one entry per operand (for sum and dot, per part of the operand layout);
@@ -332,7 +333,7 @@ _ROWS = (
 # as NaN (and detect_anomaly sees it) instead of being silently turned into 0.
 
 #: The table, by op name.  Leaves have op "" (made by the user) or "const" (a plain
-#: number that an operator wrapped, such as the 2 in ``2 * v``).
+#: number that ``autograd.sum`` or ``dot`` wrapped; operators carry theirs as k instead).
 OPS: Dict[str, Op] = {op.name: op for op in _ROWS}
 #: The names of the table's own rows (``autograd.define_op`` adds rows to ``OPS``, never here).
 BUILTINS = frozenset(OPS)

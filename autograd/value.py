@@ -8,8 +8,8 @@ derivatives ∂out/∂parent computed at forward time; ``backward`` then needs n
 closures, only ``parent.grad += local · node.grad``.  A one-operand node holds its operand
 and its derivative as they are, without a tuple, and a plain number operand (the 2 of
 ``x * 2``) is carried on the node as its k, not wrapped as a Value: a node of ``x * 2`` is
-one Value and its float.  Its fields are written in one
-place, the ``_FIELDS`` template, which every function that makes a node is built from.
+one Value and its float.  Its fields are written in one place, the ``_FIELDS`` template,
+which every function that makes a node is built from.
 """
 
 from __future__ import annotations
