@@ -64,6 +64,8 @@ class DefinedOp:
         data = [p.data for p in prev]
         out = _number(self._forward(*data), f"{self.name}: forward's value")
         local = _locals(self.name, self._derivative(*data, out), self.arity)
+        if self.arity == 1:  # one operand: held without a tuple, as the built-in ops hold it
+            return _node(out, self.name, prev[0], local[0])
         return _node(out, self.name, tuple(prev), local)
 
     def gradcheck(self, *points: float, **tolerances: float) -> bool:

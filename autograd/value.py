@@ -65,7 +65,8 @@ class Value:
     tag: object
     _op: str
     # The operands and their local derivatives: None for a leaf; the operand itself (a
-    # Value) and its derivative (a float) for a one-operand node; else two aligned tuples.
+    # Value) and its derivative (a float) for a one-operand op; else two aligned tuples
+    # (always for sum and dot, whatever their number of operands).
     # ``parents`` and ``local_grads`` give tuples in every case.  (Typed Any: the hot loops
     # tell the forms apart by class, which a checker cannot follow through a Union.)
     _prev: Any
