@@ -90,13 +90,21 @@ class _Rule:
 _RULES: Dict[str, _Rule] = {name: _Rule(op) for name, op in OPS.items() if op.expand is None}
 
 
+#: Each guarded op's error maker, made once (compiling one takes a ``compile()`` call).
+_ERROR_MAKERS: Dict[Tuple[str, Any], Callable[..., BaseException]] = {}
+
+
 def _error_maker(op: Op) -> Callable[..., BaseException]:
     """``(a, b, k) -> exception`` with the guard's own type and message, as eager raises it."""
+    made = _ERROR_MAKERS.get((op.name, op.guard))
+    if made is not None:
+        return made
     _, exc, message = op.guard  # type: ignore[misc]
     scope: Dict[str, object] = {"_E": exc}
     source = f"def _make(a, b, k):\n    return _E(f{message!r})\n"
     exec(builtins.compile(source, f"<deltagrad guard {op.name}>", "exec"), scope)
-    return scope["_make"]  # type: ignore[return-value]
+    made = _ERROR_MAKERS[op.name, op.guard] = scope["_make"]  # type: ignore[assignment]
+    return made
 
 
 def namespace() -> Dict[str, Any]:

@@ -26,7 +26,7 @@ from . import modes as _modes
 from .validate import is_real
 from .value import Value
 
-__all__ = ["compile", "Compiled"]
+__all__ = ["compile", "Compiled", "traced"]
 
 _FLOAT_ONLY = frozenset((float,))
 _MAX_DEPTH = 64  # nesting of input lists; deeper is surely a mistake
@@ -185,7 +185,6 @@ class Compiled:
         self._namespace = _codegen.namespace()
         self._functions: Dict[str, Callable[..., Any]] = {}
         self._sources: Dict[str, str] = {}
-        self._step = self._function("step")
 
     # what users inspect --------------------------------------------------------------
     @property
@@ -206,6 +205,7 @@ class Compiled:
     @property
     def source(self) -> str:
         """The generated Python of a call: forward pass, then backward, one line per product."""
+        self._function("step")
         return self._sources["step"]
 
     def source_for(self, *, backward: bool = True, input_grads: bool = False) -> str:
@@ -238,7 +238,8 @@ class Compiled:
             grads = iter(result[-1])
             shaped = tuple(_rebuild(s, grads, tuple) for s in self._spec)
             return self._result(result[:-1]), shaped
-        return self._result(self._step(flat, self._variables))
+        step = self._functions.get("step") or self._function("step")
+        return self._result(step(flat, self._variables))
 
     def function(self, mode: str = "step") -> Callable[..., Any]:
         """The generated function itself, ``fn(flat_inputs, variables)``, for callers that
@@ -267,10 +268,11 @@ class Compiled:
         filename = f"<deltagrad.compile {_codegen._identifier(self.__name__)} #{next(_counter)}>"
         namespace = dict(self._namespace)
         exec(builtins.compile(source, filename, "exec"), namespace)
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        weakref.finalize(self, linecache.cache.pop, filename, None)
         self._sources["accumulate"] = source
         accumulate: Callable[..., Any] = namespace["accumulate"]
+        # tracebacks show the generated line for as long as the function lives
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        weakref.finalize(accumulate, linecache.cache.pop, filename, None)
         return accumulate
 
     def forward(self, *inputs: Any) -> Any:
@@ -331,6 +333,16 @@ def compile(fn: Callable[..., Any], example_inputs: Sequence[Any] = (), *,  # no
     The compiled function is valid for inputs of the same structure; Python decisions fn
     made on ``.data`` while tracing are frozen (like ``jax.jit``).
     """
+    compiled = traced(fn, example_inputs, has_aux=has_aux)
+    compiled.function("step")  # generated now, so that a call finds it ready
+    return compiled
+
+
+def traced(fn: Callable[..., Any], example_inputs: Sequence[Any] = (), *,
+           has_aux: bool = False) -> Compiled:
+    """``compile`` without generating any code yet: each kind of call's code is generated
+    on first use.  For callers that only want one kind (``Compiled.accumulator``, say):
+    generating and compiling Python is most of what compiling costs."""
     if not callable(fn):
         raise TypeError(f"compile: fn must be callable, got {type(fn).__name__}")
     if not _is_sequence(example_inputs):

@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tupl
 
 from autograd import Value
 from autograd import compile as _compile
+from autograd.compile import traced as _traced
 from autograd.validate import is_real
 
 from . import losses as _losses
@@ -263,16 +264,19 @@ class CompiledStep:
             flat += [t] if t.__class__ is float else list(t)
         flat.append(1.0)
         try:
-            compiled = _compile(self._sample_fn(t), flat, has_aux=True)
+            compiled = _traced(self._sample_fn(t), flat, has_aux=True)
         except Exception as e:  # sorted out below, outside this handler
             failure = e
         else:
+            accumulate = compiled.accumulator(self.params)
+            program: _Program
+            if accumulate is not None:
+                program = (accumulate, None, self._single)
+            else:
+                program = (compiled.function("step"), compiled.variables, self._single)
             self.compiled_steps += 1
             self.compile_seconds += time.perf_counter() - start
-            accumulate = compiled.accumulator(self.params)
-            if accumulate is not None:
-                return accumulate, None, self._single
-            return compiled.function("step"), compiled.variables, self._single
+            return program
         _cannot_trace(self.objective, xb, yb, failure)
 
 
