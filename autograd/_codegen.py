@@ -27,7 +27,7 @@ from .graph import walk
 from .ops import HELPERS, OPS, Op
 from .value import Value
 
-__all__ = ["Graph", "emit", "namespace", "literal", "MAX_TERMS", "MAX_LINES"]
+__all__ = ["Graph", "emit", "emit_batch", "batch_names", "namespace", "literal", "MAX_TERMS", "MAX_LINES"]
 
 #: Most operands one generated ``+`` chain may have: CPython's compiler recurses once per
 #: ``+``, so a sum of thousands of terms is written as a chain of partial sums.
@@ -301,14 +301,16 @@ def _chunks(items: Sequence[str]) -> Iterable[Tuple[str, ...]]:
 
 
 class _Emitter:
-    def __init__(self, g: Graph, mode: str, order: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, g: Graph, mode: str, order: Optional[Sequence[int]] = None,
+                 local_grads: bool = False) -> None:
         self.g = g
         self.mode = mode
         self.ref = [literal(n.value) if n.kind is CONST else n.name for n in g.nodes]
         self.units: List[_Unit] = []
-        # "accumulate": the variables' gradients go straight into _G[i] (i = order[slot])
+        # "accumulate": the variables' gradients go straight into _G[i] (i = order[slot]);
+        # with local_grads, into their d_NAME, which hold the running sums (emit_batch)
         self.order = order
-        self.grad = ["d_" + n.name if order is None or n.kind is not VARIABLE
+        self.grad = ["d_" + n.name if order is None or n.kind is not VARIABLE or local_grads
                      else f"_G[{order[n.slot]}]" for n in g.nodes]
 
     # forward ----------------------------------------------------------------------
@@ -523,6 +525,74 @@ def emit(g: Graph, mode: str, order: Optional[Sequence[int]] = None, n_weights: 
         e.backward(want_inputs)
     e.finish(want_inputs, backward)
     return _assemble(g, mode, e.units, order, n_weights)
+
+
+def batch_names(params: Sequence[Value], n_inputs: int) -> List[str]:
+    """A local name for each of ``params`` (from its tag or label), clear of x_0..x_(n-1)."""
+    names = _Names()
+    for i in range(n_inputs):
+        names.claim(f"x_{i}")
+    return [names.claim(_base_name(p) or f"v{i}") for i, p in enumerate(params)]
+
+
+def _body(g: Graph, order: Sequence[int], names: Sequence[str]) -> List[str]:
+    """One compiled sample as lines of a loop's body: its inputs from ``_X``, forward and
+    backward with variable ``slot`` named ``names[order[slot]]`` (its gradient the running
+    sum ``d_`` + name), and its aux outputs (or output) appended to the results."""
+    saved = [node.name for node in g.nodes]
+    taken = _Names()
+    for i in range(len(g.input_nodes)):
+        taken.claim(f"x_{i}")
+    for name in names:
+        taken.claim(name)
+    for node in g.nodes:
+        if node.kind is VARIABLE:
+            node.name = names[order[node.slot]]
+        elif node.kind is COMPUTED:
+            node.name = taken.claim(node.name)
+    try:
+        e = _Emitter(g, "step", order, local_grads=True)
+        e.forward()
+        e.backward(False)
+        results = [e.ref[a] for a in g.aux] if g.aux else [e.ref[g.root]]
+    finally:
+        for node, name in zip(g.nodes, saved):
+            node.name = name
+    lines = []
+    if g.input_nodes:
+        inputs = ["_" if i < 0 else g.nodes[i].name for i in g.input_nodes]
+        lines.append(", ".join(inputs) + ("," if len(inputs) == 1 else "") + " = _X")
+    lines += [line for u in e.units for line in u.lines]
+    lines.append(f"_append({_tuple(results) if g.aux else results[0]})")
+    return lines
+
+
+def emit_batch(graphs: Sequence[Graph], orders: Sequence[Sequence[int]],
+               names: Sequence[str]) -> Optional[str]:
+    """Source of ``batch(_R, _W, _G)``, which runs compiled samples in one loop: for one
+    graph ``_R`` is a list of flat input lists, for several a list of ``(k, inputs)`` that
+    runs ``graphs[k]``.  Variable ``slot`` of graph k is ``_W[orders[k][slot]]``; the
+    gradients are summed in locals, product by product in eager's order, starting from
+    ``_G`` and written back into it at the end.  It returns each row's aux values (its
+    output if the graph has none).  None when the loop's body would exceed MAX_LINES."""
+    bodies = [_body(g, order, names) for g, order in zip(graphs, orders)]
+    if sum(map(len, bodies)) > MAX_LINES:
+        return None
+    unpack = ", ".join(names) + ("," if len(names) == 1 else "")
+    grads = ", ".join("d_" + name for name in names) + ("," if len(names) == 1 else "")
+    lines = ["def batch(_R, _W, _G):",
+             "    # the variables' numbers, and their gradients so far (summed in locals)",
+             f"    {unpack} = _W", f"    {grads} = _G", "    _out = []", "    _append = _out.append"]
+    if len(bodies) == 1:
+        lines.append("    for _X in _R:")
+        lines += ["        " + line for line in bodies[0]]
+    else:
+        lines.append("    for _k, _X in _R:")
+        for k, body in enumerate(bodies):
+            lines.append(f"        {'if' if k == 0 else 'elif'} _k == {k}:")
+            lines += ["            " + line for line in body]
+    lines += [f"    _G[:] = {grads}", "    return _out"]
+    return "\n".join(lines) + "\n"
 
 
 def _preamble(g: Graph, used: Optional[Set[str]], order: Optional[Sequence[int]] = None,

@@ -26,7 +26,7 @@ from . import modes as _modes
 from .validate import is_real
 from .value import Value
 
-__all__ = ["compile", "Compiled", "traced"]
+__all__ = ["compile", "Compiled", "traced", "batch_accumulator"]
 
 _FLOAT_ONLY = frozenset((float,))
 _MAX_DEPTH = 64  # nesting of input lists; deeper is surely a mistake
@@ -318,6 +318,40 @@ class Compiled:
             fn = self._functions[mode] = self._namespace[mode]
             self._sources[mode] = source
         return fn
+
+
+def batch_accumulator(compiled: Sequence[Compiled], params: Sequence[Value]
+                      ) -> Optional[Callable[..., Any]]:
+    """Several compiled functions run in one loop over many calls: ``batch(rows, W, G)``.
+
+    With one function, ``rows`` is a list of flat input lists; with several, a list of
+    ``(k, inputs)``, each row run by ``compiled[k]``.  Variable ``params[i]``'s number is
+    ``W[i]`` and its gradient is summed in a local that starts from ``G[i]`` and goes back
+    into ``G`` at the end, product by product in the order ``backward`` adds them, so the
+    floats are those of ``accumulator`` called once per row; numbers are read and gradients
+    written once per loop, not per row.  Returns the list of each row's aux values (or
+    output).  None when some variable is not in ``params`` (see ``accumulator``) or the
+    loop would be too long for one function.
+    """
+    index = {id(p): i for i, p in enumerate(params)}
+    orders = []
+    for c in compiled:
+        if any(v._prev or id(v) not in index for v in c._variables):
+            return None
+        orders.append([index[id(v)] for v in c._variables])
+    n_inputs = max(len(c._graph.input_nodes) for c in compiled)
+    names = _codegen.batch_names(params, n_inputs)
+    source = _codegen.emit_batch([c._graph for c in compiled], orders, names)
+    if source is None:
+        return None
+    filename = f"<deltagrad.compile batch of {_codegen._identifier(compiled[0].__name__)} #{next(_counter)}>"
+    namespace = _codegen.namespace()
+    exec(builtins.compile(source, filename, "exec"), namespace)
+    batch: Callable[..., Any] = namespace["batch"]
+    batch.source = source  # type: ignore[attr-defined]
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    weakref.finalize(batch, linecache.cache.pop, filename, None)
+    return batch
 
 
 def compile(fn: Callable[..., Any], example_inputs: Sequence[Any] = (), *,  # noqa: A001

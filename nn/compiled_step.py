@@ -39,8 +39,10 @@ from collections.abc import Set as AbstractSet
 from itertools import chain
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
-from autograd import Value
+from autograd import Compiled, Value
 from autograd import compile as _compile
+from autograd import sum as vsum
+from autograd.compile import batch_accumulator
 from autograd.compile import traced as _traced
 from autograd.validate import is_real
 
@@ -133,13 +135,45 @@ def _float_targets(y: Sequence[Any]) -> Optional[List[Any]]:
     return out
 
 
+def _hinge_term(s: Value, f: Value) -> Value:
+    """hinge's term of one sample with label factor f = y: 1 − f·s is 1 − s for f = +1 and
+    s + 1 for f = −1 to the bit (×±1 is exact), and so is each gradient product."""
+    return vsum([(1.0 - f * s).relu()])
+
+
+def _bce_term(z: Value, f: Value) -> Value:
+    """bce_with_logits's term with factor f = +1 for label 0 (softplus(z)), −1 for label 1
+    (softplus(−z)): f·z is z or −z exactly, and ∂/∂z picks up the same ×±1 as neg's."""
+    return vsum([(f * z).softplus()])
+
+
+#: Losses that pick their formula by a binary label, written with the label as an input
+#: (a factor ±1, exact): label -> factor, and the sample's term from (prediction, factor).
+_FACTORS: Dict[Any, Tuple[Dict[Any, float], Callable[[Value, Value], Value]]] = {
+    _losses.hinge: ({1: 1.0, -1: -1.0}, _hinge_term),
+    _losses.bce_with_logits: ({0: 1.0, 1: -1.0}, _bce_term),
+}
+
+
+def _label_factors(y: Sequence[Any], factors: Dict[Any, float]) -> Optional[List[float]]:
+    """Each label's factor; None if some label is not one of ``factors`` (eager's error
+    for it then comes from the per-label path, when its batch is met)."""
+    out = []
+    for t in y:
+        f = factors.get(t) if is_real(t) else None
+        if f is None:
+            return None
+        out.append(f)
+    return out
+
+
 class CompiledStep:
     """``step(xb, yb) -> (Err, predictions)`` as generated code: ∂Err/∂θ goes into ``θ.grad``.
 
     ``X`` and ``y`` are converted once: call the step with batches of ``self.X`` and
-    ``self.y``.  ``compiled_steps`` counts the compiles (per label value for hinge, bce and
-    cross_entropy, once for mse, per distinct batch of targets for a custom loss) and
-    ``compile_seconds`` their time.
+    ``self.y``.  ``compiled_steps`` counts the compiled samples (one for mse, hinge and
+    bce, whose targets or labels are inputs; one per class for cross_entropy; one per
+    distinct batch of targets for a custom loss) and ``compile_seconds`` their time.
     """
 
     def __init__(self, model: Any, loss_fn: Callable[..., Value], optimizer: Optimizer,
@@ -150,13 +184,24 @@ class CompiledStep:
         self.objective = objective
         self.X = _float_rows(X)
         self.per_sample = loss_fn in _PER_SAMPLE
-        traced = _float_targets(y) if loss_fn is _losses.mse else None
-        self.traced_targets = traced is not None
-        self.y: Sequence[Any] = traced if traced is not None else y
+        # the sample's inputs after its numbers: "targets" (mse), a label "factor" (hinge,
+        # bce), or nothing ("labels": one compiled sample per label value)
+        self.inputs = "labels"
+        self.term: Optional[Callable[[Value, Value], Value]] = None
+        self.y: Sequence[Any] = y
+        if loss_fn is _losses.mse:
+            traced = _float_targets(y)
+            if traced is not None:
+                self.inputs, self.y = "targets", traced
+        elif loss_fn in _FACTORS:
+            factors, term = _FACTORS[loss_fn]
+            found = _label_factors(y, factors)
+            if found is not None:
+                self.inputs, self.y, self.term = "factor", found, term
         # A custom loss's batches are sorted by target (``fit`` does it, by this key), so a
         # step only depends on how many samples have each target: fewer compiles.
         self.regroup_key: Optional[Callable[[int], Any]] = None
-        if not self.per_sample and not self.traced_targets:
+        if not self.per_sample:
             keys = _target_keys(y)
             try:
                 sorted(keys)
@@ -164,7 +209,11 @@ class CompiledStep:
             except TypeError:  # targets without an order: no regrouping, only more compiles
                 pass
         self.batch_steps = None if self.per_sample else _BatchSteps(self)
-        self.samples: Dict[Any, _Program] = {}
+        self.index: Dict[Any, int] = {}  # a label (or, for inputs, None) -> its compiled sample
+        self.compiled: List[Compiled] = []
+        self.batch: Optional[Callable[..., Any]] = None  # all compiled samples in one loop
+        self.programs: List[_Program] = []  # else each one's own function
+        self._single = True
         self.steps = 0
         self.compiled_steps = 0
         self.compile_seconds = 0.0
@@ -173,8 +222,7 @@ class CompiledStep:
         self.steps += 1
         if self.batch_steps is not None:
             return self.batch_steps(xb, yb)
-        programs = self._programs(xb, yb)
-        self.zero_grad()
+        keys = self._keys(xb, yb)
         params, l2, n = self.params, self.l2, len(xb)
         seed = 1.0 / n if n > 1 else 1.0  # the gradient eager's Err passes to each term
         weights = [p.data for p in params]  # read once per batch
@@ -182,31 +230,24 @@ class CompiledStep:
             grads = [0.0 + w * l2 + w * l2 for w in weights]
         else:
             grads = [0.0] * len(params)
-        state = (weights, grads)
-        terms = [0.0] * n
-        preds: List[Any] = [None] * n
-        traced = self.traced_targets
-        tail = [seed]
-        for i in range(n - 1, -1, -1):  # eager's backward meets the samples last to first
-            fn, variables, single = programs[i]
-            if traced:
-                t = yb[i]
-                tail = [t, seed] if t.__class__ is float else [*t, seed]
-            if variables is None:
-                result = fn(xb[i] + tail, state)[1]
-            else:  # variables beyond the optimiser's: their .grad is read and written per call
-                for p, g in zip(params, grads):
-                    p.grad = g
-                result = fn(xb[i] + tail, variables)[1]
-                grads = [p.grad for p in params]
-                state = (weights, grads)
-            terms[i] = result[0]
-            preds[i] = result[1] if single else list(result[1:])
+        # eager's backward meets the samples last to first
+        rows = self._rows(xb, yb, seed)
+        rows.reverse()
+        if self.batch is not None:
+            results = self.batch(rows if len(self.compiled) == 1 else
+                                 list(zip(reversed(keys), rows)), weights, grads)
+        else:
+            results = self._one_by_one(rows, keys[::-1], weights, grads)
+        results.reverse()
         for p, g in zip(params, grads):
             p.grad = g
-        total = 0.0
-        for term in terms:
-            total += term
+        total = 0.0  # Σ terms as eager's sum node adds them, first to last
+        for result in results:
+            total += result[0]
+        if self._single:
+            preds = [result[1] for result in results]
+        else:
+            preds = [list(result[1:]) for result in results]
         err = total * seed if n > 1 else total
         if l2:
             squares = 0.0  # Σθ² as eager's dot node adds it, left to right
@@ -215,52 +256,89 @@ class CompiledStep:
             err = err + l2 * squares
         return err, preds
 
-    def _programs(self, xb: Sequence[List[float]], yb: Sequence[Any]) -> List[_Program]:
-        """The compiled sample of each sample of the batch (compiling the ones not met yet)."""
-        samples = self.samples
-        if self.traced_targets:
-            key = len(yb[0]) if yb[0].__class__ is list else -1
-            program = samples.get(key)
-            if program is None:
-                program = samples[key] = self._build(xb, yb, 0)
-            return [program] * len(xb)
-        keys = [_hashable(t) for t in yb]
+    def _rows(self, xb: Sequence[List[float]], yb: Sequence[Any], seed: float) -> List[List[float]]:
+        """Each sample's inputs: its numbers, its target or label factor if traced, the seed."""
+        if self.inputs == "labels":
+            tail = [seed]
+            return [x + tail for x in xb]
+        if self.inputs == "factor" or yb[0].__class__ is float:
+            return [x + [t, seed] for x, t in zip(xb, yb)]
+        return [x + t + [seed] for x, t in zip(xb, yb)]
+
+    def _one_by_one(self, rows: List[List[float]], keys: Sequence[int], weights: List[float],
+                    grads: List[float]) -> List[Any]:
+        """The samples run by their compiled functions one call each (when no loop could
+        be made of them): each call's aux values, in the order of ``rows``."""
+        params, programs = self.params, self.programs
+        state = (weights, grads)
+        results = []
+        for row, k in zip(rows, keys):
+            fn, variables, _ = programs[k]
+            if variables is None:
+                results.append(fn(row, state)[1])
+                continue
+            # variables beyond the optimiser's: their .grad is read and written per call
+            for p, g in zip(params, grads):
+                p.grad = g
+            results.append(fn(row, variables)[1])
+            grads[:] = [p.grad for p in params]
+        return results
+
+    def _program(self, compiled: Compiled) -> _Program:
+        """A compiled sample's own function: its accumulator, else its step and variables."""
+        accumulate = compiled.accumulator(self.params)
+        if accumulate is not None:
+            return accumulate, None, self._single
+        return compiled.function("step"), compiled.variables, self._single
+
+    def _keys(self, xb: Sequence[List[float]], yb: Sequence[Any]) -> List[int]:
+        """Which compiled sample runs each sample (compiling the ones not met yet)."""
+        index = self.index
+        if self.inputs != "labels":  # one compiled sample takes them all
+            if not index:
+                self._add(None, xb, yb, 0)
+            return [0] * len(xb)
         out = []
-        for i, key in enumerate(keys):
+        for i, t in enumerate(yb):
+            key = _hashable(t)
             try:
-                program = samples.get(key)
+                k = index.get(key)
             except TypeError:
                 _target_keys(yb)  # says which target is not a number
                 raise
-            if program is None:
-                program = samples[key] = self._build(xb, yb, i)
-            out.append(program)
+            if k is None:
+                k = self._add(key, xb, yb, i)
+            out.append(k)
         return out
 
     def _sample_fn(self, target: Any) -> Callable[..., Tuple[Value, List[Any]]]:
         """One sample's (term · seed, [term, predictions...]), as a function to trace."""
-        model, loss_fn, traced = self.model, self.loss_fn, self.traced_targets
+        model, loss_fn, inputs, term_fn = self.model, self.loss_fn, self.inputs, self.term
         d = len(self.X[0])
 
         def sample(*flat: Value) -> Tuple[Value, List[Any]]:
             pred = model(list(flat[:d]))
             self._single = pred.__class__ is not list
-            if traced:
-                ts = flat[d:-1]
-                t = ts[0] if target.__class__ is float else list(ts)
+            if term_fn is not None:
+                term = term_fn(pred, flat[d])
             else:
-                t = target
-            term = loss_fn([pred], [t])
+                if inputs == "targets":
+                    ts = flat[d:-1]
+                    t = ts[0] if target.__class__ is float else list(ts)
+                else:
+                    t = target
+                term = loss_fn([pred], [t])
             outs = pred if pred.__class__ is list else [pred]
             return term * flat[-1], [term, *outs]
         return sample
 
-    def _build(self, xb: Sequence[List[float]], yb: Sequence[Any], i: int) -> _Program:
-        """Compile the sample ``xb[i]`` with its target ``yb[i]``: (function, variables, outputs)."""
+    def _add(self, key: Any, xb: Sequence[List[float]], yb: Sequence[Any], i: int) -> int:
+        """Compile the sample ``xb[i]`` with its target ``yb[i]`` and remake the loop over
+        all compiled samples; the new one's index."""
         start = time.perf_counter()
         t = yb[i]
         flat = list(xb[i])
-        if self.traced_targets:
+        if self.inputs != "labels":
             flat += [t] if t.__class__ is float else list(t)
         flat.append(1.0)
         try:
@@ -268,15 +346,14 @@ class CompiledStep:
         except Exception as e:  # sorted out below, outside this handler
             failure = e
         else:
-            accumulate = compiled.accumulator(self.params)
-            program: _Program
-            if accumulate is not None:
-                program = (accumulate, None, self._single)
-            else:
-                program = (compiled.function("step"), compiled.variables, self._single)
+            self.compiled.append(compiled)
+            self.batch = batch_accumulator(self.compiled, self.params)
+            while self.batch is None and len(self.programs) < len(self.compiled):
+                self.programs.append(self._program(self.compiled[len(self.programs)]))
+            self.index[key] = k = len(self.compiled) - 1
             self.compiled_steps += 1
             self.compile_seconds += time.perf_counter() - start
-            return program
+            return k
         _cannot_trace(self.objective, xb, yb, failure)
 
 

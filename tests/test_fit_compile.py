@@ -53,7 +53,7 @@ def test_one_compiled_step_matches_manual_backprop():
         lr, l2 = 0.3, 0.01
         h = nn.fit(model, X, y, loss=loss, optimizer=nn.SGD(model.parameters(), lr=lr), epochs=1,
                    l2=l2, compile=True, verbose=False)
-        assert h.compiled_steps == (1 if loss == "mse" else 2)  # hinge: one per label, ±1
+        assert h.compiled_steps == 1  # mse's targets and hinge's labels are inputs
         for name, theta in model.state_dict().items():
             expected = before[name] - lr * (grads[name] + 2 * l2 * before[name])
             assert theta == pytest.approx(expected, rel=1e-12, abs=1e-15), (loss, name)
@@ -69,7 +69,7 @@ def test_micrograds_demo_full_batch_is_eager_bit_for_bit():
     assert compiled.accuracy == eager.accuracy
     assert w_compiled == w_eager
     assert compiled.loss[-1] < 0.5 * compiled.loss[0]  # it trains
-    assert compiled.compiled_steps == 2 and compiled.compile_seconds > 0  # one sample per label
+    assert compiled.compiled_steps == 1 and compiled.compile_seconds > 0  # the label is an input
     assert eager.compiled_steps == 0 and eager.compile_seconds == 0.0
 
 
@@ -78,10 +78,10 @@ def test_hinge_mini_batches_match_eager_and_compile_at_most_b_plus_1_steps():
     common = dict(sizes=[8, 1], loss="hinge", l2=1e-4, lr=0.5, epochs=6, batch_size=10, seed=5)
     eager, w_eager = train(False, X, y, **common)
     compiled, w_compiled = train(True, X, y, **common)
-    # one compiled sample per label, replayed in eager's order: the same numbers, bit for bit
+    # one compiled sample (the label an input), replayed in eager's order: the same numbers, bit for bit
     assert compiled.loss == eager.loss and w_compiled == w_eager
     assert compiled.accuracy == eager.accuracy
-    assert compiled.compiled_steps == 2  # whatever the mix of labels in each batch
+    assert compiled.compiled_steps == 1  # whatever the mix of labels in each batch
 
 
 def test_regrouped_batches_keep_predictions_with_their_labels():
@@ -282,7 +282,7 @@ def test_per_sample_compile_time_does_not_grow_with_the_batch():
     for n in (10, 400):
         h = nn.fit(nn.MLP(2, [8, 8, 1], seed=0), X[:n], y[:n], loss="hinge", epochs=1,
                    compile=True, verbose=False)
-        assert h.compiled_steps == 2  # one sample per label, whatever the batch
+        assert h.compiled_steps == 1  # one sample, whatever the batch
 
 
 def test_compiled_per_sample_step_matches_finite_differences():
