@@ -103,8 +103,9 @@ def _error_maker(op: Op) -> Callable[..., BaseException]:
     scope: Dict[str, object] = {"_E": exc}
     source = f"def _make(a, b, k):\n    return _E(f{message!r})\n"
     exec(builtins.compile(source, f"<deltagrad guard {op.name}>", "exec"), scope)
-    made = _ERROR_MAKERS[op.name, op.guard] = scope["_make"]  # type: ignore[assignment]
-    return made
+    maker: Callable[..., BaseException] = scope["_make"]  # type: ignore[assignment]
+    _ERROR_MAKERS[op.name, op.guard] = maker
+    return maker
 
 
 def namespace() -> Dict[str, Any]:
