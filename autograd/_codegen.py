@@ -197,7 +197,8 @@ class Graph:
     """
 
     def __init__(self, root: Value, aux: Sequence[Value], inputs: Sequence[Value],
-                 made: Set[Value], frozen: Set[Value], unused: Sequence[Value] = ()) -> None:
+                 made: Set[Value], frozen: Set[Value], unused: Sequence[Value] = (),
+                 maxima: Optional[Dict[Value, Tuple[Value, ...]]] = None) -> None:
         self.nodes: List[Node] = []
         self.variables: List[Value] = []
         self.constants: List[Value] = []
@@ -213,6 +214,8 @@ class Graph:
         self.root = self._index[root]
         self.aux = [self._index[a] for a in aux]
         self.forward_order = self._forward_order(unused)
+        #: input node -> the nodes whose largest value it is, computed on each call
+        self.maxima = self._maxima(maxima or {})
         self._name_nodes(len(inputs))
         del self._index, self._made, self._frozen, self._input_slot
 
@@ -226,6 +229,21 @@ class Graph:
         for v in walk(roots, parents, seen):
             self._index[v] = len(self.nodes)
             self.nodes.append(self._node(v))
+
+    def _maxima(self, maxima: Dict[Value, Tuple[Value, ...]]) -> Dict[int, Tuple[int, ...]]:
+        """``compile.input_is_max``'s records as node indices (inputs the graph uses only)."""
+        out = {}
+        for placeholder, operands in maxima.items():
+            i = self._index.get(placeholder)
+            if i is None:
+                continue
+            if self.nodes[i].kind is not INPUT:
+                raise TypeError("compile: input_is_max was given a Value that is not an input")
+            if any(v not in self._index for v in operands):
+                raise TypeError("compile: input_is_max was given a Value the output does not "
+                                "depend on")
+            out[i] = tuple(map(self._index.__getitem__, operands))
+        return out
 
     def _forward_order(self, made_in_order: Sequence[Value]) -> List[int]:
         """The computed nodes in the order fn made them (when known), so that of two ops
@@ -322,8 +340,13 @@ class _Emitter:
 
     def forward(self) -> None:
         self.units.append(_Unit(["# forward pass: one line per node"]))
+        pending = dict(self.g.maxima)
+        done: Set[int] = set()
         for i in self.g.forward_order:
             node = self.g.nodes[i]
+            if pending:
+                self._maximum(node, pending, done)
+            done.add(i)
             op = node.op
             if op.expand is not None:
                 self._nary_forward(node)
@@ -336,6 +359,20 @@ class _Emitter:
                              f"raise {rule.error}({s['a']}, {s['b']}, {s['k']})")
             lines.append(f"{node.name} = {rule.forward.format(**s)}")
             self.units.append(_Unit(lines, (node.name,)))
+
+    def _maximum(self, node: Node, pending: Dict[int, Tuple[int, ...]], done: Set[int]) -> None:
+        """Before ``node``, the line computing any input of it that is a maximum of others."""
+        for p in node.parents:
+            operands = pending.pop(p, None)
+            if operands is None:
+                continue
+            nodes = self.g.nodes
+            if any(nodes[o].kind is COMPUTED and o not in done for o in operands):
+                raise TypeError("compile: input_is_max: an input is used before the Values "
+                                "whose maximum it is were computed")
+            name = self.ref[p]
+            self.units.append(_Unit([f"{name} = max({', '.join(self.ref[o] for o in operands)})"],
+                                    (name,)))
 
     def _nary_forward(self, node: Node) -> None:
         """sum and dot; beyond MAX_TERMS operands, a chain of partial results.
@@ -389,7 +426,8 @@ class _Emitter:
                     for p in node.parents:
                         uses[p] += 1
             else:
-                needs[i] = kind is VARIABLE or kind is OUTSIDE or (kind is INPUT and want_inputs)
+                needs[i] = kind is VARIABLE or kind is OUTSIDE or (
+                    kind is INPUT and want_inputs and i not in g.maxima)  # a maximum: no gradient
         self.needs = needs
         root = g.root
         if not needs[root]:
@@ -561,7 +599,7 @@ def _body(g: Graph, order: Sequence[int], names: Sequence[str]) -> List[str]:
             node.name = name
     lines = []
     if g.input_nodes:
-        inputs = ["_" if i < 0 else g.nodes[i].name for i in g.input_nodes]
+        inputs = ["_" if i < 0 or i in g.maxima else g.nodes[i].name for i in g.input_nodes]
         lines.append(", ".join(inputs) + ("," if len(inputs) == 1 else "") + " = _X")
     lines += [line for u in e.units for line in u.lines]
     lines.append(f"_append({_tuple(results) if g.aux else results[0]})")
@@ -602,11 +640,11 @@ def _preamble(g: Graph, used: Optional[Set[str]], order: Optional[Sequence[int]]
     lines = [] if order is None else ["_W, _G = _V"]
     if used is None:
         if g.input_nodes:
-            names = ["_" if i < 0 else g.nodes[i].name for i in g.input_nodes]
+            names = ["_" if i < 0 or i in g.maxima else g.nodes[i].name for i in g.input_nodes]
             lines.append(", ".join(names) + ("," if len(names) == 1 else "") + " = _X")
     else:
         for slot, i in enumerate(g.input_nodes):
-            if i >= 0 and g.nodes[i].name in used:
+            if i >= 0 and i not in g.maxima and g.nodes[i].name in used:
                 lines.append(f"{g.nodes[i].name} = _X[{slot}]")
     if used is None and order is not None and sorted(order) == list(range(n_weights)):
         names = [""] * len(order)  # every number of _W is a variable's: one unpacking

@@ -26,7 +26,7 @@ from . import modes as _modes
 from .validate import is_real
 from .value import Value
 
-__all__ = ["compile", "Compiled", "traced", "batch_accumulator"]
+__all__ = ["compile", "Compiled", "traced", "batch_accumulator", "input_is_max"]
 
 _FLOAT_ONLY = frozenset((float,))
 _MAX_DEPTH = 64  # nesting of input lists; deeper is surely a mistake
@@ -42,12 +42,13 @@ AuxSpec = Union[Spec, Literal[False]]
 class _Tracer:
     """Records every Value made while ``fn`` runs (the ops report to it; see modes)."""
 
-    __slots__ = ("made", "frozen", "ops")
+    __slots__ = ("made", "frozen", "ops", "maxima")
 
     def __init__(self) -> None:
         self.made: Set[Value] = set()
         self.frozen: Set[Value] = set()
         self.ops: List[Value] = []  # the op results, in the order fn made them
+        self.maxima: Dict[Value, Tuple[Value, ...]] = {}  # see input_is_max
 
     def record(self, v: Value) -> None:
         """An op made ``v`` (ops call this while tracing)."""
@@ -320,6 +321,21 @@ class Compiled:
         return fn
 
 
+def input_is_max(placeholder: Value, operands: Sequence[Value]) -> None:
+    """While ``compile`` traces fn: fn's input ``placeholder`` is, on every call, the largest
+    of ``operands``' values (Python's ``max``, in that order), and passes no gradient back;
+    the number the call gives for it is ignored.  For a shift that must follow the values
+    rather than stay frozen at trace time, such as log-sum-exp's max: ``z - m`` with m a
+    plain number is a constant, so fn uses ``z - placeholder`` instead, m's value each call.
+    """
+    tracer = _modes.current_tracer()
+    if not isinstance(tracer, _Tracer):
+        raise RuntimeError("input_is_max: only while autograd.compile traces a function")
+    if placeholder.__class__ is not Value or placeholder._prev or placeholder in tracer.made:
+        raise TypeError("input_is_max: placeholder must be one of fn's inputs")
+    tracer.maxima[placeholder] = tuple(operands)
+
+
 def batch_accumulator(compiled: Sequence[Compiled], params: Sequence[Value]
                       ) -> Optional[Callable[..., Any]]:
     """Several compiled functions run in one loop over many calls: ``batch(rows, W, G)``.
@@ -402,7 +418,8 @@ def traced(fn: Callable[..., Any], example_inputs: Sequence[Any] = (), *,
                         f"{type(result).__name__}" + (
                             "; return (output, aux) with has_aux=True to get more values back"
                             if result.__class__ is tuple else ""))
-    graph = _codegen.Graph(result, aux, placeholders, tracer.made, tracer.frozen, tracer.ops)
+    graph = _codegen.Graph(result, aux, placeholders, tracer.made, tracer.frozen, tracer.ops,
+                           tracer.maxima)
     return Compiled(fn, graph, spec, aux_spec)
 
 

@@ -42,7 +42,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tupl
 from autograd import Compiled, Value
 from autograd import compile as _compile
 from autograd import sum as vsum
-from autograd.compile import batch_accumulator
+from autograd.compile import batch_accumulator, input_is_max
 from autograd.compile import traced as _traced
 from autograd.validate import is_real
 
@@ -147,6 +147,18 @@ def _bce_term(z: Value, f: Value) -> Value:
     return vsum([(f * z).softplus()])
 
 
+def _cross_entropy_term(logits: Any, c: Any, shift: Value) -> Value:
+    """cross_entropy's term of one sample of class c, its max-logit shift m the input
+    ``shift``, computed on each call as eager computes m (``input_is_max``): the same
+    floats as eager's, overflow guard included."""
+    if logits.__class__ is not list or not all(z.__class__ is Value for z in logits):
+        return _losses.cross_entropy([logits], [c])  # eager's error, or m frozen (not Values)
+    c = _losses._class_index(c, len(logits), "sample 0")  # eager's error, if not a class
+    input_is_max(shift, logits)
+    shifted = [z - shift for z in logits]
+    return vsum([vsum([s.exp() for s in shifted]).log() - shifted[c]])
+
+
 #: Losses that pick their formula by a binary label, written with the label as an input
 #: (a factor ±1, exact): label -> factor, and the sample's term from (prediction, factor).
 _FACTORS: Dict[Any, Tuple[Dict[Any, float], Callable[[Value, Value], Value]]] = {
@@ -188,6 +200,7 @@ class CompiledStep:
         # bce), or nothing ("labels": one compiled sample per label value)
         self.inputs = "labels"
         self.term: Optional[Callable[[Value, Value], Value]] = None
+        self.shift = loss_fn is _losses.cross_entropy  # an input for its max-logit shift
         self.y: Sequence[Any] = y
         if loss_fn is _losses.mse:
             traced = _float_targets(y)
@@ -259,7 +272,7 @@ class CompiledStep:
     def _rows(self, xb: Sequence[List[float]], yb: Sequence[Any], seed: float) -> List[List[float]]:
         """Each sample's inputs: its numbers, its target or label factor if traced, the seed."""
         if self.inputs == "labels":
-            tail = [seed]
+            tail = [0.0, seed] if self.shift else [seed]  # (the shift's number is computed)
             return [x + tail for x in xb]
         if self.inputs == "factor" or yb[0].__class__ is float:
             return [x + [t, seed] for x, t in zip(xb, yb)]
@@ -314,6 +327,7 @@ class CompiledStep:
     def _sample_fn(self, target: Any) -> Callable[..., Tuple[Value, List[Any]]]:
         """One sample's (term · seed, [term, predictions...]), as a function to trace."""
         model, loss_fn, inputs, term_fn = self.model, self.loss_fn, self.inputs, self.term
+        shift = self.shift
         d = len(self.X[0])
 
         def sample(*flat: Value) -> Tuple[Value, List[Any]]:
@@ -321,6 +335,8 @@ class CompiledStep:
             self._single = pred.__class__ is not list
             if term_fn is not None:
                 term = term_fn(pred, flat[d])
+            elif shift:
+                term = _cross_entropy_term(pred, target, flat[d])
             else:
                 if inputs == "targets":
                     ts = flat[d:-1]
@@ -340,6 +356,8 @@ class CompiledStep:
         flat = list(xb[i])
         if self.inputs != "labels":
             flat += [t] if t.__class__ is float else list(t)
+        elif self.shift:
+            flat.append(0.0)
         flat.append(1.0)
         try:
             compiled = _traced(self._sample_fn(t), flat, has_aux=True)
