@@ -4,21 +4,21 @@
 leaving ∂Err/∂θ in ``θ.grad``.  For the built-in losses, whose Err is the mean of one
 term per sample (plus the L2 penalty), it compiles ONE SAMPLE: ``autograd.compile`` traces
 the model's forward pass, the sample's loss term and their backward once, with the
-parameters as variables and the sample's numbers (and, for mse, its target) as inputs,
-and the step runs that code once per sample, accumulating the gradients; the batch's sum
-of terms, its 1/n and the L2 term are a few lines of plain float code.  Compiling takes
-milliseconds and stays the same for any batch size; there is nothing to recompile when
-the mix of labels in a mini-batch changes.  Losses that pick their formula by the label
-(hinge's 1 − s or 1 + s, bce's, cross_entropy's class) get one compiled sample per label
-value (two for hinge and bce, one per class); mse takes the targets as inputs.
+parameters as variables and the sample's numbers as inputs, and the step runs that code
+for every sample of the batch in one generated loop (``autograd.compile.batch_accumulator``:
+the weights read once per batch, the gradients summed in local variables); the batch's
+sum of terms, its 1/n and the L2 term are a few lines of plain float code.  Compiling
+takes milliseconds and stays the same for any batch size and any mix of labels.  mse
+takes the target as an input; hinge and bce take the label as an input factor ±1 (hinge's
+1 − y·s is 1 − s or s + 1 to the bit, bce's softplus(±z) likewise); cross_entropy, whose
+formula picks the logit of the label's class, gets one compiled sample per class, all in
+the same loop, which branches on each sample's class.
 
 The step adds the same products in the same order as eager backward (the L2 term first,
 then the samples from the last to the first, each seeded with the same 1/n), so losses and
-weights are eager's to the last bit, full batch or mini-batches.  The one exception is
-``cross_entropy``: it subtracts the largest logit as a constant, which the compiled sample
-freezes at its trace-time value, so the loss is mathematically the same but rounds
-differently (agreement to ~1e-14 relative) and is no longer guarded against overflow for
-logits hundreds above the traced sample's.
+weights are eager's to the last bit, full batch or mini-batches, cross_entropy included:
+its max-logit shift (log-sum-exp's m) is computed on every call from the logits, as eager
+computes it (``autograd.compile.input_is_max``), not frozen at its trace-time value.
 
 A custom loss is a function of the whole batch, which need not be a sum over samples: for
 it the whole batch objective is compiled, with its targets written into the code, one

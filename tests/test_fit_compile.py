@@ -123,7 +123,7 @@ def test_mse_with_several_outputs_and_integer_targets():
 
 
 def test_cross_entropy_on_spirals_reaches_eagers_accuracy():
-    # the recipe of test_nn_train's spirals test; the frozen max-logit shift only rounds differently
+    # the recipe of test_nn_train's spirals test (bit for bit: see the mini-batch test below)
     X, y = make_spirals(n_samples=90, n_classes=3, noise=0.2, seed=0)
     results = []
     for compile in (False, True):
@@ -136,6 +136,33 @@ def test_cross_entropy_on_spirals_reaches_eagers_accuracy():
     assert compiled.accuracy == eager.accuracy
     assert max(map(rel, compiled.loss, eager.loss)) < 1e-9 and rel(err_c, err_e) < 1e-9
     assert compiled.compiled_steps == 3  # one compiled sample per class
+
+
+def test_cross_entropy_mini_batches_are_eager_bit_for_bit_even_with_huge_logits():
+    # the max-logit shift is computed per call, as eager computes it: not frozen at trace time
+    X, y = make_spirals(n_samples=60, n_classes=3, noise=0.2, seed=1)
+    for scale in (1.0, 500.0):  # 500: logits in the hundreds, e^z would overflow unshifted
+        runs = []
+        for compile in (False, True):
+            model = nn.MLP(2, [6, 3], activation="tanh", seed=2)
+            for p in model.layers[-1].parameters():
+                p.data *= scale
+            h = nn.fit(model, X, y, loss="cross_entropy", optimizer=nn.Adam(model.parameters(), lr=0.05),
+                       epochs=3, batch_size=8, seed=3, compile=compile, verbose=False)
+            runs.append((h.loss, model.state_dict(), h.compiled_steps))
+        (loss_e, w_e, _), (loss_c, w_c, compiles) = runs
+        assert loss_c == loss_e and w_c == w_e, scale
+        assert all(math.isfinite(v) for v in loss_c) and compiles == 3
+    assert max(loss_c) > 50  # the scaled run really met huge logits
+
+
+def test_bce_labels_are_inputs_one_compile_bit_for_bit():
+    X, y = make_moons(n_samples=30, noise=0.1, seed=6, labels="01")
+    common = dict(sizes=[5, 1], loss="bce_with_logits", lr=0.5, epochs=5, batch_size=7, seed=4)
+    eager, w_eager = train(False, X, y, **common)
+    compiled, w_compiled = train(True, X, y, **common)
+    assert compiled.loss == eager.loss and w_compiled == w_eager
+    assert compiled.compiled_steps == 1  # label 0 and 1: softplus(±z), the sign an input
 
 
 def test_bce_mini_batches_with_clip_record_the_same_norms():
@@ -191,6 +218,7 @@ def test_a_loss_that_cannot_be_traced_says_to_use_compile_false():
 
 @pytest.mark.parametrize("case, exc, text", [
     (dict(y=[0.5] * 8, loss="hinge"), ValueError, "labels must be"),  # raised while tracing
+    (dict(y=[0, 1, 1, 0, 2, 1, 0, 1], loss="bce_with_logits"), ValueError, "labels must be 0 or 1"),
     (dict(y=[1e200] * 8, loss="mse", lr=1e200), FloatingPointError, "no weight was changed"),
 ])
 def test_eager_errors_come_out_unchanged(case, exc, text):
