@@ -26,7 +26,7 @@ from . import modes as _modes
 from .validate import is_real
 from .value import Value
 
-__all__ = ["compile", "Compiled", "traced", "batch_accumulator", "input_is_max", "numbers"]
+__all__ = ["compile", "Compiled", "traced", "batch_accumulator", "input_is_max"]
 
 _FLOAT_ONLY = frozenset((float,))
 _MAX_DEPTH = 64  # nesting of input lists; deeper is surely a mistake
@@ -319,12 +319,6 @@ class Compiled:
             fn = self._functions[mode] = self._namespace[mode]
             self._sources[mode] = source
         return fn
-
-
-def numbers(values: Sequence[Value]) -> List[float]:
-    """Each Value's number, as a list: what a loop made by ``batch_accumulator`` reads
-    (straight from the slot: the checked ``.data`` property costs a call per Value)."""
-    return [v._data for v in values]
 
 
 def input_is_max(placeholder: Value, operands: Sequence[Value]) -> None:

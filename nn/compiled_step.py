@@ -42,9 +42,10 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tupl
 from autograd import Compiled, Value
 from autograd import compile as _compile
 from autograd import sum as vsum
-from autograd.compile import batch_accumulator, input_is_max, numbers
+from autograd.compile import batch_accumulator, input_is_max
 from autograd.compile import traced as _traced
 from autograd.validate import is_real
+from autograd.value import data_of
 
 from . import losses as _losses
 from .optim import Optimizer
@@ -238,7 +239,7 @@ class CompiledStep:
         keys = self._keys(xb, yb)
         params, l2, n = self.params, self.l2, len(xb)
         seed = 1.0 / n if n > 1 else 1.0  # the gradient eager's Err passes to each term
-        weights = numbers(params)  # read once per batch
+        weights = data_of(params)  # read once per batch
         if l2:  # eager adds ∂(l2·Σθ²)/∂θ first: the dot node θ·θ gives each θ two l2·θ
             grads = [0.0 + w * l2 + w * l2 for w in weights]
         else:

@@ -3,7 +3,8 @@
 An optimiser holds a list of parameter Values and, at ``step()``, moves each one
 against its gradient: the textbook's ``θ ← θ − η·∂Err/∂θ`` (``SGD``), with optional
 momentum (Nesterov's too) and weight decay, or per-parameter step sizes (``Adam``,
-``AdamW``, ``RMSprop``).  Updates write ``.data`` directly, so they build no graph.
+``AdamW``, ``RMSprop``).  Updates write the numbers directly (``autograd.value.assign``), so
+they build no graph.
 Argument names, defaults and updates follow PyTorch's ``torch.optim``: weight decay
 adds ``wd·θ`` to the gradient (AdamW's shrinks the weights instead), SGD's momentum
 buffer is ``b ← μ·b + (1 − dampening)·g``, Adam's moments are bias-corrected.
@@ -19,6 +20,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from autograd import Value
 from autograd.validate import flag, integer, real
+from autograd.value import assign, data_of
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
@@ -127,9 +129,10 @@ class SGD(Optimizer):
         """Move every parameter one step against its gradient."""
         params = self.params
         grads = _check_grads(params, "SGD")
+        theta = data_of(params)
         lr, wd, mu = self._lr, self.weight_decay, self.momentum
         if wd:
-            grads = [g + wd * p.data for p, g in zip(params, grads)]
+            grads = [g + wd * t for t, g in zip(theta, grads)]
         if mu:
             bufs = self._buffers
             if bufs is None:  # PyTorch's first step: b = g, undamped
@@ -142,8 +145,7 @@ class SGD(Optimizer):
                 grads = [g + mu * b for g, b in zip(grads, bufs)]
             else:
                 grads = bufs
-        for p, g in zip(params, grads):
-            p.data -= lr * g
+        assign(params, [t - lr * g for t, g in zip(theta, grads)])
         self.steps += 1
 
 
@@ -183,13 +185,13 @@ class Adam(Optimizer):
         """One Adam update of every parameter."""
         params = self.params
         grads = _check_grads(params, type(self).__name__)
+        theta = data_of(params)
         wd = self.weight_decay
         if wd and self._decoupled:
             shrink = 1.0 - self._lr * wd
-            for p in params:
-                p.data *= shrink
+            theta = [t * shrink for t in theta]
         elif wd:
-            grads = [g + wd * p.data for p, g in zip(params, grads)]
+            grads = [g + wd * t for t, g in zip(theta, grads)]
         b1, b2 = self.betas
         self.steps = t = self.steps + 1
         step_size = self._lr / (1.0 - b1 ** t)
@@ -204,7 +206,8 @@ class Adam(Optimizer):
                 if vi > v_max[i]:
                     v_max[i] = vi
                 vi = v_max[i]
-            params[i].data -= step_size * (mi / (sqrt(vi) / root_c2 + eps))
+            theta[i] -= step_size * (mi / (sqrt(vi) / root_c2 + eps))
+        assign(params, theta)
 
 
 class AdamW(Adam):
@@ -253,9 +256,10 @@ class RMSprop(Optimizer):
         """One RMSprop update of every parameter."""
         params = self.params
         grads = _check_grads(params, "RMSprop")
+        theta = data_of(params)
         lr, wd, mu, eps, sqrt = self._lr, self.weight_decay, self.momentum, self.eps, math.sqrt
         if wd:
-            grads = [g + wd * p.data for p, g in zip(params, grads)]
+            grads = [g + wd * t for t, g in zip(theta, grads)]
         alpha = self.alpha
         c = 1.0 - alpha
         sq, gavg, bufs = self._square_avg, self._grad_avg, self._buffers
@@ -269,9 +273,10 @@ class RMSprop(Optimizer):
                 avg = sqrt(s) + eps
             if mu:
                 bufs[i] = d = mu * bufs[i] + g / avg
-                params[i].data -= lr * d
+                theta[i] -= lr * d
             else:
-                params[i].data -= lr * (g / avg)
+                theta[i] -= lr * (g / avg)
+        assign(params, theta)
         self.steps += 1
 
 

@@ -133,3 +133,13 @@ class _Lines:
 
     def flush(self):
         pass
+
+
+def test_data_of_and_assign_read_and_write_many_values_with_the_same_checks():
+    from autograd.value import assign, data_of
+    vs = [Value(1.0), Value(-2.0), Value(0.5)]
+    assert data_of(vs) == [1.0, -2.0, 0.5]
+    assign(vs, [3, Fraction(1, 2), -0.0])
+    assert [type(v.data) for v in vs] == [float] * 3 and data_of(vs) == [3.0, 0.5, 0.0]
+    with pytest.raises(TypeError, match=r"\.data needs a real number .*got str: 'x'"):
+        assign(vs, [1.0, "x", 2.0])
