@@ -104,15 +104,20 @@ _tape_lock = threading.Lock()
 
 
 def _taped(root: Value) -> List[Value]:
-    """The recorded nodes up to ``root`` (root last), taken off the tape; [] if it has none."""
+    """The recorded nodes up to ``root`` (root last), taken off the tape; [] if it has none.
+
+    When ``root`` is the newest node (as in a training step) the tape's list itself is
+    taken and a fresh one records from then on, instead of copying and clearing it.
+    """
+    global _tape
     with _tape_lock:
         recorded = _tape
         if not recorded:
             return []
         if recorded[-1] is root:
-            order = recorded[:]
-            recorded.clear()
-            return order
+            _tape = []
+            _SCOPE["_record"] = _tape.append
+            return recorded
         for pos in range(len(recorded) - 2, -1, -1):
             if recorded[pos] is root:
                 order = recorded[:pos + 1]
@@ -165,14 +170,14 @@ def _walk_taped(order: List[Value], stamp: object, carried: List[Tuple[Value, fl
 
     A node is passed over unless this backward reached it (``_mark is stamp``); the first
     contribution a computed node receives replaces its old gradient (saved in ``carried``),
-    later ones add to it; leaves simply accumulate.
+    later ones add to it; leaves simply accumulate.  Once every computed node reached has
+    been walked (``pending`` is 0), no older node can receive anything: the walk stops.
     """
-    reached = done = 0
+    pending = 1  # computed nodes reached and not yet walked: the root
     for node in reversed(order):
         if node._mark is not stamp:
             continue
         node._mark = None  # done: so what is still marked afterwards was never walked
-        done += 1
         g = node.grad
         if g:
             prev = node._prev  # one operand is held as it is, several in a tuple
@@ -182,14 +187,15 @@ def _walk_taped(order: List[Value], stamp: object, carried: List[Tuple[Value, fl
                     continue
                 p._mark = stamp
                 if p._prev is not None:
-                    reached += 1
+                    pending += 1
                     if p.grad:
                         carried.append((p, p.grad))
                     p.grad = 0.0 + d * g  # as 0.0 += d·g would: never -0.0
                 else:
                     p.grad += d * g
-    if reached + 1 == done:  # every computed node reached was on the tape (+1: the root)
-        return []
+        pending -= 1
+        if not pending:
+            return []
     return list(dict.fromkeys(p for node in reversed(order) for p in node.parents
                               if p._prev is not None and p._mark is stamp))
 

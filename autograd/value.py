@@ -533,12 +533,12 @@ def _fn(rows, x, xd, names, k):
     record = _record
     x = tuple(x)
     xd = tuple(xd)
-    made = []
+{unpack_x}    made = []
     append = made.append
     numbers = []
     number = numbers.append
-    for (w, bias, wd, wd1, bd), (label, tag, o_label, o_tag) in zip(rows, names):
-        a = _sum(map(_mul, wd, xd), 0.0) + bd
+    for (w, b1, wd, wd1, bd), (label, tag, o_label, o_tag) in zip(rows, names):
+{unpack_w}        a = {total} + bd
         v = _new(Value)
 {u_fields}        if record is not None:
             record(v)
@@ -555,10 +555,20 @@ v = _new(Value)
     record(v)
 """
 
+#: Up to this many inputs, dense's Σ_ℓ θ_ℓ·o_ℓ is written out term by term for each size.
+_UNROLL = 64
 
-def _dense_source(activation: Optional[str]) -> str:
-    """The source of ``dense``'s fast path for ``activation`` (an op name, None for none)."""
-    u = _FIELDS.format(out="a", label="label", tag="tag", name='"dot"', prev="(*w, *x, bias)",
+
+def _dense_source(activation: Optional[str], n: Optional[int] = None) -> str:
+    """The source of ``dense``'s fast path for ``activation`` (an op name, None for none)
+    and rows of ``n`` inputs (any number when None).
+
+    With ``n``, Σ_ℓ θ_ℓ·o_ℓ is spelled out, ``0.0 + w_0 * x_0 + w_1 * x_1 + ...``: the
+    additions ``sum`` makes (left to right, from 0.0), in its order, so the same number,
+    in about half the time of ``sum(map(mul, ...))`` on the demo's layers.  The operands
+    θ, o, b are joined by two tuple concatenations, 10% faster than ``(*w, *x, bias)``.
+    """
+    u = _FIELDS.format(out="a", label="label", tag="tag", name='"dot"', prev="w + x + b1",
                        local="xd + wd1", arg="None")
     o = ""
     if activation is not None:
@@ -567,15 +577,23 @@ def _dense_source(activation: Optional[str]) -> str:
                                 prev="u", local=_local(op.local),
                                 arg="k" if op.k is not None else "None")
         o = _indent(_ACTIVATION.format(forward=op.forward, o_fields=_dedent(fields)), "        ")
-    return _DENSE.format(u_fields=_indent(u, "    "), activation=o)
+    if n is None:
+        unpack_x = unpack_w = ""
+        total = "_sum(map(_mul, wd, xd), 0.0)"
+    else:
+        unpack_x = "    " + "".join(f"x_{i}, " for i in range(n)) + "= xd\n"
+        unpack_w = "        " + "".join(f"w_{i}, " for i in range(n)) + "= wd\n"
+        total = "0.0 + " + " + ".join(f"w_{i} * x_{i}" for i in range(n))
+    return _DENSE.format(unpack_x=unpack_x, unpack_w=unpack_w, total=total,
+                         u_fields=_indent(u, "    "), activation=o)
 
 
 _SCOPE.update(_sum=_sum_left_to_right, _mul=_mul)
-_dense_by_activation: Dict[Optional[str], Callable[..., Tuple[List[Value], List[float]]]] = {}
+_dense_made: Dict[Tuple[Optional[str], Optional[int]], Callable[..., Tuple[List[Value], List[float]]]] = {}
 
 
-#: One neuron, as ``dense`` takes it: (θ, b, θ's numbers, (*θ's numbers, 1.0), b's number).
-Row = Tuple[Tuple[Value, ...], Value, List[float], Tuple[float, ...], float]
+#: One neuron, as ``dense`` takes it: (θ, (b,), θ's numbers, (*θ's numbers, 1.0), b's number).
+Row = Tuple[Tuple[Value, ...], Tuple[Value], List[float], Tuple[float, ...], float]
 #: One neuron's node names: (u label, u tag, o label, o tag).
 Names = Tuple[str, object, str, object]
 
@@ -588,28 +606,41 @@ def dense(rows: Sequence[Row], x: Sequence[Value], xd: Sequence[float], activati
 
     The nodes are exactly ``dot(θ_i, x, b_i)`` and the activation method's, made the cheap
     way: each input's number ``xd`` is read once for all rows, and each row comes ready, as
-    ``(θ_i, b_i, θ_i's numbers, (*θ_i's numbers, 1.0), b_i's number)``, read once per batch.
+    ``(θ_i, (b_i,), θ_i's numbers, (*θ_i's numbers, 1.0), b_i's number)``, read once per batch.
     ``names`` gives each row's ``(u label, u tag, o label, o tag)``.  Returns the layer's
     outputs and their numbers (the next layer's ``x`` and ``xd``).
     """
     if _modes.active:  # a mode decides what each op does: the ops themselves, one by one
         return _dense_op_by_op(rows, x, activation, names, k)
-    make = _dense_by_activation.get(activation)
+    n = len(xd)
+    make = _dense_made.get((activation, n))
     if make is None:
-        if activation is not None and (activation not in OPS or OPS[activation].arity != 1
-                                       or OPS[activation].guard is not None):
-            raise ValueError(f"dense: activation must be a one-operand op without a domain "
-                             f"guard (relu, tanh, sigmoid, leaky_relu, ...), got {activation!r}")
-        make = _dense_by_activation[activation] = _define(
-            _dense_source(activation), "_dense", f"dense's fast path for {activation}.")
+        make = _dense_for(activation, n)
     return make(rows, x, xd, names, k)
+
+
+def _dense_for(activation: Optional[str], n: int) -> Callable[..., Tuple[List[Value], List[float]]]:
+    """dense's fast path for ``activation`` and rows of ``n`` inputs, made on first use (one
+    for all sizes beyond ``_UNROLL``)."""
+    if activation is not None and (activation not in OPS or OPS[activation].arity != 1
+                                   or OPS[activation].guard is not None):
+        raise ValueError(f"dense: activation must be a one-operand op without a domain "
+                         f"guard (relu, tanh, sigmoid, leaky_relu, ...), got {activation!r}")
+    size = n if n <= _UNROLL else None
+    make = _dense_made.get((activation, size))
+    if make is None:
+        inputs = "any number of" if size is None else n
+        make = _define(_dense_source(activation, size), "_dense",
+                       f"dense's fast path for {activation}, {inputs} inputs.")
+    _dense_made[activation, size] = _dense_made[activation, n] = make
+    return make
 
 
 def _dense_op_by_op(rows: Sequence[Row], x: Sequence[Value], activation: Optional[str],
                     names: Sequence[Names], k: Optional[float]) -> Tuple[List[Value], List[float]]:
     """``dense`` through the ops themselves, so the modes entered decide what each does."""
     out = []
-    for (w, bias, _, _, _), (label, tag, o_label, o_tag) in zip(rows, names):
+    for (w, (bias,), _, _, _), (label, tag, o_label, o_tag) in zip(rows, names):
         u = dot(w, x, bias)
         u.label, u.tag = label, tag
         if activation is not None:

@@ -312,7 +312,7 @@ class Layer(Module):
         rows: List[Row] = []
         for n in self.neurons:
             wd = [w.data for w in n.w]
-            rows.append((tuple(n.w), n.b, wd, (*wd, 1.0), n.b.data))
+            rows.append((tuple(n.w), (n.b,), wd, (*wd, 1.0), n.b.data))
         return rows
 
     def _forward(self, x: List[Value], xd: List[float], rows: List[Row]) -> Tuple[List[Value], List[float]]:

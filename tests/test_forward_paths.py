@@ -82,3 +82,31 @@ def test_forward_batch_under_a_tape_and_compile_gives_the_same_gradients():
     step = autograd.compile(lambda X: nn.mse([model(x) for x in X], [1.0, -1.0]), [xs])
     step(xs)
     assert [p.grad for p in model.parameters()] == eager
+
+
+@pytest.mark.parametrize("nin", [1, 2, 16, 64, 65, 200])
+def test_dense_adds_the_terms_left_to_right_from_zero_bit_for_bit(nin):
+    # dense writes Σ θ·o out term by term for up to 64 inputs, and uses sum(map(...)) beyond:
+    # both must give the number a plain left-to-right float loop gives, to the last bit
+    import random
+
+    rng = random.Random(nin)
+    model = nn.MLP(nin, [3, 1], seed=nin)
+    for p in model.parameters():
+        p.data = rng.uniform(-3, 3) * 10.0 ** rng.randint(-8, 8)  # wide range: rounding shows
+    x = [rng.uniform(-3, 3) * 10.0 ** rng.randint(-8, 8) for _ in range(nin)]
+    hidden = []
+    for n in model.layers[0].neurons:
+        u = 0.0
+        for w, xi in zip(n.w, x):
+            u += w.data * xi
+        u += n.b.data
+        hidden.append(u if u > 0.0 else 0.0)
+    out = 0.0
+    n_out = model.layers[1].neurons[0]
+    for w, h in zip(n_out.w, hidden):
+        out += w.data * h
+    out += n_out.b.data
+    o = model(x)
+    assert o.data == out
+    assert [p.data for p in o.parents[3:6]] == hidden
