@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nn
 import viz
-from autograd import Value
+from graphs import micrograd_L
 
 GALLERY = Path(__file__).resolve().parents[1] / "viz" / "gallery"
 
@@ -17,26 +17,13 @@ def network_diagram() -> viz.Drawing:
     return viz.network(model, [0.5, 0.2], y=1.0, loss="hinge")
 
 
-def expression() -> Value:
-    """micrograd's L = (a*b + c)*f, after ``L.backward()``."""
-    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    L = d * f
-    L.label = "L"
-    L.backward()
-    return L
-
-
 def test_gallery_expression_is_what_the_documented_lines_draw(tmp_path, monkeypatch):
-    """Regenerate with: python -c "import sys; sys.path.insert(0, 'tests'); import test_viz_gallery as g;
-    import viz; viz.render(g.expression(), 'viz/gallery/expression.svg')"."""
+    """Regenerate with: python -c "import sys; sys.path.insert(0, 'tests'); import graphs;
+    import viz; viz.render(graphs.micrograd_L(), 'viz/gallery/expression.svg')"."""
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # the bundled renderer, as on a fresh install
-    out = viz.render(expression(), tmp_path / "expression.svg")
+    out = viz.render(micrograd_L(), tmp_path / "expression.svg")
     assert Path(out).read_bytes() == (GALLERY / "expression.svg").read_bytes()
 
 

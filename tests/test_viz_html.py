@@ -12,19 +12,16 @@ import pytest
 
 import viz
 from autograd import Value, topological_order
+
+import graphs
 from viz.html import page_data, script_json
 
 
 def micrograd_L():
-    """Karpathy's L = (a*b + c) * f, labelled as in the lecture."""
-    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    L = d * f
-    L.label = "L"
-    return L, (a, b, c, f)
+    """micrograd's L before backward, and its leaves a, b, c, f."""
+    L = graphs.micrograd_L(backward=False)
+    by_label = {v.label: v for v in topological_order(L)}
+    return L, tuple(by_label[name] for name in "abcf")
 
 
 def fan_out():

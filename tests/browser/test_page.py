@@ -9,18 +9,7 @@ import pytest
 
 import viz
 from autograd import Value, topological_order
-
-
-def micrograd_L():
-    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    L = d * f
-    L.label = "L"
-    L.backward()
-    return L
+from graphs import micrograd_L
 
 
 def fan_out():

@@ -14,23 +14,10 @@ import pytest
 
 import nn
 import viz
-from autograd import Value
+from graphs import micrograd_L
 
 GALLERY = Path(__file__).resolve().parents[2] / "viz" / "gallery"
 README_COLUMN = 880  # px: the width GitHub gives a README's pictures
-
-
-def micrograd_l() -> Value:
-    """micrograd's L = (a*b + c)*f, after backward."""
-    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    loss = d * f
-    loss.label = "L"
-    loss.backward()
-    return loss
 
 
 def network(sizes, **options) -> viz.Drawing:
@@ -48,7 +35,7 @@ def demo_model_depth3() -> viz.Drawing:
 
 #: name -> (what draws it, the widest its canvas may be in CSS px at 100% zoom)
 PICTURES: Dict[str, tuple] = {
-    "L = (a*b + c)*f": (lambda: viz.to_dot(micrograd_l()), 1200),
+    "L = (a*b + c)*f": (lambda: viz.to_dot(micrograd_L()), 1200),
     "network 2-2-1": (lambda: network([2, 1]), README_COLUMN),
     "network 2-4-1": (lambda: network([4, 1]), README_COLUMN),
     "network 2-16-16-1": (lambda: network([16, 16, 1]), README_COLUMN),
