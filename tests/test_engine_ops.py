@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import re
 import sys
-import tracemalloc
 from fractions import Fraction
 
 import pytest
@@ -174,6 +173,8 @@ def test_a_chain_of_products_by_a_number_costs_one_value_and_its_float_per_op():
     # as a Value and the operand and derivative kept in tuples): the node, its result float,
     # and nothing else (the derivative is k itself, shared).
     x = Value(1.0)
+    import tracemalloc  # here: PyPy has no tracemalloc to import
+
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
