@@ -607,31 +607,60 @@ def _body(g: Graph, order: Sequence[int], names: Sequence[str]) -> List[str]:
 
 
 def emit_batch(graphs: Sequence[Graph], orders: Sequence[Sequence[int]],
-               names: Sequence[str]) -> Optional[str]:
+               names: Sequence[str], in_place: bool = False, l2: bool = False) -> Optional[str]:
     """Source of ``batch(_R, _W, _G)``, which runs compiled samples in one loop: for one
     graph ``_R`` is a list of flat input lists, for several a list of ``(k, inputs)`` that
     runs ``graphs[k]``.  Variable ``slot`` of graph k is ``_W[orders[k][slot]]``; the
     gradients are summed in locals, product by product in eager's order, starting from
     ``_G`` and written back into it at the end.  It returns each row's aux values (its
-    output if the graph has none).  None when the loop's body would exceed MAX_LINES."""
+    output if the graph has none).  None when the loop's body would exceed MAX_LINES.
+
+    ``in_place``: the source of ``_make(_P, _l2)``, which returns ``batch(_R)``: it reads
+    ``_P[i]``'s number from the Value, starts its gradient afresh (with ``l2``, from
+    ∂(_l2·Σθ²)/∂θ as eager's ``_l2 * dot(θ, θ)`` gives it), sets ``_P[i].grad`` at the end,
+    one straight line per parameter, and returns ``(results, Σθ²)`` (Σθ² is 0.0 without l2).
+    """
     bodies = [_body(g, order, names) for g, order in zip(graphs, orders)]
     if sum(map(len, bodies)) > MAX_LINES:
         return None
-    unpack = ", ".join(names) + ("," if len(names) == 1 else "")
-    grads = ", ".join("d_" + name for name in names) + ("," if len(names) == 1 else "")
-    lines = ["def batch(_R, _W, _G):",
-             "    # the variables' numbers, and their gradients so far (summed in locals)",
-             f"    {unpack} = _W", f"    {grads} = _G", "    _out = []", "    _append = _out.append"]
+    lines = _batch_prologue(names, in_place, l2)
+    lines += ["_out = []", "_append = _out.append"]
     if len(bodies) == 1:
-        lines.append("    for _X in _R:")
-        lines += ["        " + line for line in bodies[0]]
+        lines.append("for _X in _R:")
+        lines += ["    " + line for line in bodies[0]]
     else:
-        lines.append("    for _k, _X in _R:")
+        lines.append("for _k, _X in _R:")
         for k, body in enumerate(bodies):
-            lines.append(f"        {'if' if k == 0 else 'elif'} _k == {k}:")
-            lines += ["            " + line for line in body]
-    lines += [f"    _G[:] = {grads}", "    return _out"]
-    return "\n".join(lines) + "\n"
+            lines.append(f"    {'if' if k == 0 else 'elif'} _k == {k}:")
+            lines += ["        " + line for line in body]
+    if in_place:
+        lines += [f"_P[{i}].grad = d_{name}" for i, name in enumerate(names)]
+        lines.append(f"return _out, {'_sq' if l2 else '0.0'}")
+        head = ["def _make(_P, _l2):", "    def batch(_R):"]
+        return "\n".join(head + ["        " + line for line in lines] + ["    return batch"]) + "\n"
+    grads = ", ".join("d_" + name for name in names) + ("," if len(names) == 1 else "")
+    lines += [f"_G[:] = {grads}", "return _out"]
+    return "\n".join(["def batch(_R, _W, _G):"] + ["    " + line for line in lines]) + "\n"
+
+
+def _batch_prologue(names: Sequence[str], in_place: bool, l2: bool) -> List[str]:
+    """A batch's first lines: each parameter's number, and its gradient's starting value."""
+    lines = ["# the variables' numbers, and their gradients so far (summed in locals)"]
+    if not in_place:
+        unpack = ", ".join(names) + ("," if len(names) == 1 else "")
+        grads = ", ".join("d_" + name for name in names) + ("," if len(names) == 1 else "")
+        return lines + [f"{unpack} = _W", f"{grads} = _G"]
+    lines += [f"{name} = _P[{i}]._data" for i, name in enumerate(names)]
+    if not l2:
+        return lines + [" = ".join("d_" + name for name in names) + " = 0.0"]
+    # eager: θ.grad = 0.0, then dot(θ, θ)'s backward adds _l2·θ twice: 0.0 + a + a is
+    # a + a, and 0.0 when a is ±0 (0.0 + -0.0 is 0.0)
+    lines += [f"d_{name} = _a + _a if (_a := {name} * _l2) else 0.0" for name in names]
+    lines.append("# Σθ², added left to right from 0.0 as dot's forward adds it")
+    lines.append("_sq = 0.0")
+    for i in range(0, len(names), 16):
+        lines.append("_sq = _sq + " + " + ".join(f"{n} * {n}" for n in names[i:i + 16]))
+    return lines
 
 
 def _preamble(g: Graph, used: Optional[Set[str]], order: Optional[Sequence[int]] = None,

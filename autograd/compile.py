@@ -336,8 +336,8 @@ def input_is_max(placeholder: Value, operands: Sequence[Value]) -> None:
     tracer.maxima[placeholder] = tuple(operands)
 
 
-def batch_accumulator(compiled: Sequence[Compiled], params: Sequence[Value]
-                      ) -> Optional[Callable[..., Any]]:
+def batch_accumulator(compiled: Sequence[Compiled], params: Sequence[Value], *,
+                      in_place: bool = False, l2: float = 0.0) -> Optional[Callable[..., Any]]:
     """Several compiled functions run in one loop over many calls: ``batch(rows, W, G)``.
 
     With one function, ``rows`` is a list of flat input lists; with several, a list of
@@ -348,6 +348,14 @@ def batch_accumulator(compiled: Sequence[Compiled], params: Sequence[Value]
     written once per loop, not per row.  Returns the list of each row's aux values (or
     output).  None when some variable is not in ``params`` (see ``accumulator``) or the
     loop would be too long for one function.
+
+    ``in_place=True`` makes ``batch(rows) -> (results, Σθ²)`` for a whole training step: it
+    reads the numbers from ``params`` themselves and *sets* their ``.grad`` (as
+    ``zero_grad()`` then ``backward()`` would), each in one straight line of code rather
+    than a loop over lists.  With ``l2`` > 0 the objective also has the penalty
+    ``l2 * dot(params, params)``: the gradients start from its gradient, added as eager
+    backward adds it (before the rows, which eager's tape meets later), and Σθ² is summed
+    as dot sums it (0.0 when ``l2`` is 0); the caller adds ``l2 * Σθ²`` to the loss.
     """
     index = {id(p): i for i, p in enumerate(params)}
     orders = []
@@ -357,13 +365,14 @@ def batch_accumulator(compiled: Sequence[Compiled], params: Sequence[Value]
         orders.append([index[id(v)] for v in c._variables])
     n_inputs = max(len(c._graph.input_nodes) for c in compiled)
     names = _codegen.batch_names(params, n_inputs)
-    source = _codegen.emit_batch([c._graph for c in compiled], orders, names)
+    source = _codegen.emit_batch([c._graph for c in compiled], orders, names, in_place, l2 > 0.0)
     if source is None:
         return None
     filename = f"<deltagrad.compile batch of {_codegen._identifier(compiled[0].__name__)} #{next(_counter)}>"
     namespace = _codegen.namespace()
     exec(builtins.compile(source, filename, "exec"), namespace)
-    batch: Callable[..., Any] = namespace["batch"]
+    batch: Callable[..., Any] = (namespace["_make"](tuple(params), float(l2)) if in_place
+                                 else namespace["batch"])
     batch.source = source  # type: ignore[attr-defined]
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     weakref.finalize(batch, linecache.cache.pop, filename, None)

@@ -237,24 +237,17 @@ class CompiledStep:
         if self.batch_steps is not None:
             return self.batch_steps(xb, yb)
         keys = self._keys(xb, yb)
-        params, l2, n = self.params, self.l2, len(xb)
+        n = len(xb)
         seed = 1.0 / n if n > 1 else 1.0  # the gradient eager's Err passes to each term
-        weights = data_of(params)  # read once per batch
-        if l2:  # eager adds ∂(l2·Σθ²)/∂θ first: the dot node θ·θ gives each θ two l2·θ
-            grads = [0.0 + w * l2 + w * l2 for w in weights]
-        else:
-            grads = [0.0] * len(params)
         # eager's backward meets the samples last to first
         rows = self._rows(xb, yb, seed)
         rows.reverse()
-        if self.batch is not None:
-            results = self.batch(rows if len(self.compiled) == 1 else
-                                 list(zip(reversed(keys), rows)), weights, grads)
+        if self.batch is not None:  # sets every θ.grad (the L2 term's gradient first)
+            results, squares = self.batch(rows if len(self.compiled) == 1 else
+                                          list(zip(reversed(keys), rows)))
         else:
-            results = self._one_by_one(rows, keys[::-1], weights, grads)
+            results, squares = self._one_by_one(rows, keys[::-1])
         results.reverse()
-        for p, g in zip(params, grads):
-            p.grad = g
         total = 0.0  # Σ terms as eager's sum node adds them, first to last
         for result in results:
             total += result[0]
@@ -263,11 +256,8 @@ class CompiledStep:
         else:
             preds = [list(result[1:]) for result in results]
         err = total * seed if n > 1 else total
-        if l2:
-            squares = 0.0  # Σθ² as eager's dot node adds it, left to right
-            for w in weights:
-                squares += w * w
-            err = err + l2 * squares
+        if self.l2:
+            err = err + self.l2 * squares
         return err, preds
 
     def _rows(self, xb: Sequence[List[float]], yb: Sequence[Any], seed: float) -> List[List[float]]:
@@ -279,11 +269,19 @@ class CompiledStep:
             return [x + [t, seed] for x, t in zip(xb, yb)]
         return [x + t + [seed] for x, t in zip(xb, yb)]
 
-    def _one_by_one(self, rows: List[List[float]], keys: Sequence[int], weights: List[float],
-                    grads: List[float]) -> List[Any]:
+    def _one_by_one(self, rows: List[List[float]], keys: Sequence[int]) -> Tuple[List[Any], float]:
         """The samples run by their compiled functions one call each (when no loop could
-        be made of them): each call's aux values, in the order of ``rows``."""
-        params, programs = self.params, self.programs
+        be made of them), setting every θ.grad: each call's aux values, in the order of
+        ``rows``, and Σθ² (0.0 without an L2 term)."""
+        params, programs, l2 = self.params, self.programs, self.l2
+        weights = data_of(params)  # read once per batch
+        squares = 0.0  # Σθ² as eager's dot node adds it, left to right
+        if l2:  # eager adds ∂(l2·Σθ²)/∂θ first: the dot node θ·θ gives each θ two l2·θ
+            grads = [0.0 + w * l2 + w * l2 for w in weights]
+            for w in weights:
+                squares += w * w
+        else:
+            grads = [0.0] * len(params)
         state = (weights, grads)
         results = []
         for row, k in zip(rows, keys):
@@ -296,7 +294,9 @@ class CompiledStep:
                 p.grad = g
             results.append(fn(row, variables)[1])
             grads[:] = [p.grad for p in params]
-        return results
+        for p, g in zip(params, grads):
+            p.grad = g
+        return results, squares
 
     def _program(self, compiled: Compiled) -> _Program:
         """A compiled sample's own function: its accumulator, else its step and variables."""
@@ -366,7 +366,7 @@ class CompiledStep:
             failure = e
         else:
             self.compiled.append(compiled)
-            self.batch = batch_accumulator(self.compiled, self.params)
+            self.batch = batch_accumulator(self.compiled, self.params, in_place=True, l2=self.l2)
             while self.batch is None and len(self.programs) < len(self.compiled):
                 self.programs.append(self._program(self.compiled[len(self.programs)]))
             self.index[key] = k = len(self.compiled) - 1

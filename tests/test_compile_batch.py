@@ -143,3 +143,36 @@ def test_a_random_mlp_loop_matches_eager_bit_for_bit():
         err.backward()
         expected.append(err.data)
     assert out == expected and grads == [p.grad for p in params]
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_an_in_place_loop_is_zero_grad_then_eager_backward_of_the_penalised_sum(l2):
+    from autograd import dot
+    a, b, c = Value(0.7, "a"), Value(-0.0, "b"), Value(0.0, "c")
+    unused = Value(-2.5, "unused")  # not read by fn: its gradient is the penalty's alone
+    params = [c, unused, a, b]
+
+    def fn(x, seed):
+        return (a * x + b).relu() * c * seed + (a - x) * (a - x) * seed
+
+    compiled = traced(fn, [0.5, 1.0])
+    batch = batch_accumulator([compiled], params, in_place=True, l2=l2)
+    rows = [[0.5, 0.25], [-1.5, 0.25], [3.0, 0.25], [0.0, 0.25]]
+    for p in params:
+        p.grad = 123.0  # stale gradients are replaced, not added to
+    out, squares = batch(rows[::-1])  # eager's tape meets the last row first
+    got = [p.grad for p in params]
+    for p in params:  # the oracle: zero_grad, then eager backward of Σ rows + l2·θ·θ
+        p.grad = 0.0
+    err = vsum([fn(Value(x), Value(s)) for x, s in rows])
+    if l2:
+        penalty = dot(params, params)
+        err = err + l2 * penalty
+        assert squares == penalty.data == 0.7 ** 2 + 2.5 ** 2
+    else:
+        assert squares == 0.0
+    err.backward()
+    assert out == [fn(Value(x), Value(s)).data for x, s in rows[::-1]]
+    assert got == [p.grad for p in params]  # bit for bit ...
+    assert [math.copysign(1.0, g) for g in got] == [math.copysign(1.0, p.grad) for p in params]
+    assert got[1] == (2 * l2 * -2.5 if l2 else 0.0)  # ... and by the closed form
