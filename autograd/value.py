@@ -32,7 +32,7 @@ from . import display as _display
 from . import modes as _modes
 from .ops import HELPERS, OPS, Op
 
-__all__ = ["Value", "vsum", "dot", "dense", "data_of", "assign", "Number"]
+__all__ = ["Value", "vsum", "dot", "dense", "data_of", "assign", "descend", "Number"]
 
 Number = Union[int, float]
 _new = object.__new__
@@ -664,6 +664,23 @@ def assign(values: Sequence[Value], new: Iterable[float]) -> None:
     without a property call per Value: how optimisers write their updates."""
     for v, number in zip(values, new):
         v._data = number if number.__class__ is float else _real(number, ".data")
+
+
+def descend(values: Sequence[Value], steps: Sequence[float], rate: float) -> None:
+    """``v ← v − rate·s`` for each Value and its step ``s``, in one pass: an optimiser's
+    update without reading the numbers into a list first.  When ``rate`` is a float and
+    every step a plain int or float (their ``sum`` is one) the results are floats, written
+    as they are; otherwise each is checked as ``assign`` checks it, all before any is written."""
+    try:
+        total = sum(steps)
+    except TypeError:  # not all numbers: the checked path says which
+        total = None
+    if rate.__class__ is float and (total.__class__ is float or total.__class__ is int):
+        for v, s in zip(values, steps):
+            v._data = v._data - rate * s
+    else:
+        new = [v._data - rate * s for v, s in zip(values, steps)]
+        assign(values, [x if x.__class__ is float else _real(x, ".data") for x in new])
 
 
 # --- copies and pickles (Value.__copy__, __deepcopy__, __reduce_ex__) ------------------

@@ -20,7 +20,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from autograd import Value
 from autograd.validate import flag, integer, real
-from autograd.value import assign, data_of
+from autograd.value import assign, data_of, descend
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
@@ -129,10 +129,9 @@ class SGD(Optimizer):
         """Move every parameter one step against its gradient."""
         params = self.params
         grads = _check_grads(params, "SGD")
-        theta = data_of(params)
         lr, wd, mu = self._lr, self.weight_decay, self.momentum
         if wd:
-            grads = [g + wd * t for t, g in zip(theta, grads)]
+            grads = [g + wd * t for t, g in zip(data_of(params), grads)]
         if mu:
             bufs = self._buffers
             if bufs is None:  # PyTorch's first step: b = g, undamped
@@ -145,7 +144,7 @@ class SGD(Optimizer):
                 grads = [g + mu * b for g, b in zip(grads, bufs)]
             else:
                 grads = bufs
-        assign(params, [t - lr * g for t, g in zip(theta, grads)])
+        descend(params, grads, lr)  # θ ← θ − η·g, in one pass
         self.steps += 1
 
 

@@ -143,3 +143,22 @@ def test_data_of_and_assign_read_and_write_many_values_with_the_same_checks():
     assert [type(v.data) for v in vs] == [float] * 3 and data_of(vs) == [3.0, 0.5, 0.0]
     with pytest.raises(TypeError, match=r"\.data needs a real number .*got str: 'x'"):
         assign(vs, [1.0, "x", 2.0])
+
+
+def test_descend_moves_each_value_against_its_step_and_keeps_the_numbers_floats():
+    from autograd.value import descend
+
+    class Wide(float):  # a float subclass (numpy's float64 is one): its product is its own
+        def __rmul__(self, other):
+            return Wide(float(self) * other)
+
+    vs = [Value(1.0), Value(-2.0), Value(0.5)]
+    descend(vs, [0.25, 3, True], 0.1)  # ints and bools are plain numbers too
+    assert [v.data for v in vs] == [1.0 - 0.1 * 0.25, -2.0 - 0.1 * 3, 0.5 - 0.1]
+    descend(vs, [Wide(1.0), Fraction(1, 2), 0.0], 0.5)
+    assert [type(v.data) for v in vs] == [float] * 3
+    assert [v.data for v in vs] == [1.0 - 0.1 * 0.25 - 0.5, -2.0 - 0.1 * 3 - 0.25, 0.5 - 0.1]
+    before = [v.data for v in vs]
+    with pytest.raises(TypeError, match=r"\.data needs a real number .*got Value"):
+        descend(vs, [1.0, Value(1.0), 2.0], 1.0)
+    assert [v.data for v in vs] == before  # checked before any is written
