@@ -412,7 +412,10 @@ class _Emitter:
         s = self._subs(node, node.name)
         return [t.format(**s) for t in _RULES[node.op.name].local]
 
-    def backward(self, want_inputs: bool) -> None:
+    def backward(self, want_inputs: bool, skip_rest: bool = False) -> None:
+        """The backward pass's lines.  ``skip_rest`` (a loop's body): before a node through
+        which all the remaining gradient flows, ``if not d_NAME: continue`` (a 0 there
+        would pass nothing on, so nothing else would change)."""
         g, nodes = self.g, self.g.nodes
         n = g.n_root
         needs = [False] * n
@@ -443,6 +446,7 @@ class _Emitter:
         else:  # the output is a leaf: it only receives the seed
             self._start([root], started)
             self.units.append(_Unit([f"{droot} += 1.0"], (droot,)))
+        pending = {root}  # computed nodes given a gradient but not yet passed it on
         for c in range(root, -1, -1):
             node = nodes[c]
             if node.kind is not COMPUTED or not needs[c]:
@@ -450,6 +454,10 @@ class _Emitter:
             targets = [(pos, p) for pos, p in enumerate(node.parents) if needs[p]]
             local = self._locals(node)
             dc = "d_" + node.name
+            pending.discard(c)
+            if skip_rest and not pending and c != root:
+                self.units.append(_Unit([f"if not {dc}: continue"]))
+            pending.update(p for _, p in targets if nodes[p].kind is COMPUTED)
             if (len(targets) == 1 and uses[targets[0][1]] == 1
                     and nodes[targets[0][1]].kind is COMPUTED):
                 # The only product this operand gets (a neuron's u from its o, say): one line.
@@ -592,8 +600,10 @@ def _body(g: Graph, order: Sequence[int], names: Sequence[str]) -> List[str]:
     try:
         e = _Emitter(g, "step", order, local_grads=True)
         e.forward()
-        e.backward(False)
         results = [e.ref[a] for a in g.aux] if g.aux else [e.ref[g.root]]
+        # the row's results first: its backward may end early (``continue``)
+        e.units.append(_Unit([f"_append({_tuple(results) if g.aux else results[0]})"]))
+        e.backward(False, skip_rest=True)
     finally:
         for node, name in zip(g.nodes, saved):
             node.name = name
@@ -602,7 +612,6 @@ def _body(g: Graph, order: Sequence[int], names: Sequence[str]) -> List[str]:
         inputs = ["_" if i < 0 or i in g.maxima else g.nodes[i].name for i in g.input_nodes]
         lines.append(", ".join(inputs) + ("," if len(inputs) == 1 else "") + " = _X")
     lines += [line for u in e.units for line in u.lines]
-    lines.append(f"_append({_tuple(results) if g.aux else results[0]})")
     return lines
 
 

@@ -176,3 +176,27 @@ def test_an_in_place_loop_is_zero_grad_then_eager_backward_of_the_penalised_sum(
     assert got == [p.grad for p in params]  # bit for bit ...
     assert [math.copysign(1.0, g) for g in got] == [math.copysign(1.0, p.grad) for p in params]
     assert got[1] == (2 * l2 * -2.5 if l2 else 0.0)  # ... and by the closed form
+
+
+def test_a_row_whose_gradient_stops_at_a_relu_ends_early_with_eagers_gradients():
+    w, b = Value(0.5, "w"), Value(-1.0, "b")
+
+    def fn(x):  # a hinge, whose relu all of its gradient flows through, and a penalty
+        s = (w * x + b).tanh()
+        return w * b * 0.5 + (1.0 - s * x).relu(), [s]  # the penalty's gradient comes last
+
+    compiled = traced(fn, [1.0], has_aux=True)
+    batch = batch_accumulator([compiled], [w, b])
+    assert ": continue" in batch.source
+    rows = [[4.0], [-0.5], [0.1], [30.0]]  # the 1st and 4th rows are past the margin: relu' = 0
+    grads = [0.25, -0.5]
+    out = batch(rows, [w.data, b.data], grads)
+    w.grad, b.grad = 0.25, -0.5
+    expected = []
+    for (x,) in rows:
+        loss, (s,) = fn(Value(x))
+        loss.backward()
+        expected.append((s.data,))
+    assert out == expected  # every row's results, the early-ended ones too
+    assert grads == [w.grad, b.grad]
+    assert [1.0 - math.tanh(0.5 * x - 1.0) * x > 0 for (x,) in rows] == [False, True, True, False]
