@@ -442,7 +442,14 @@ def torch_batched(w: Workload, steps: int, python: str) -> Optional[dict]:
 
 
 def batch_sizes(sizes: Sequence[int], clock: Callable[[], float]) -> List[tuple]:
-    """(n, compiled step, floor (c)) median seconds per step on n moons, 2-16-16-1."""
+    """(n, compiled step, floor (c)) median seconds per step on n moons, 2-16-16-1.
+
+    The two take turns in blocks of up to BLOCK steps, as ``time_runners`` has the demo's
+    runners do: each trains in its own loop, as it would in use, and the garbage left at a
+    block's end is collected, untimed, before the other's block.  Collecting before every
+    step instead times each step from cold caches: on one sample (steps of 60-70 µs) that
+    added ~60% to (e), whose generated code and 337 Values are a larger working set, and
+    ~50% to (c)'s lists, measured in this script's heap."""
     rows = []
     for n in sizes:
         X, y = nn.data.make_moons(max(n, 2), noise=NOISE, seed=SEED, labels="pm1")
@@ -451,16 +458,17 @@ def batch_sizes(sizes: Sequence[int], clock: Callable[[], float]) -> List[tuple]
         weights = [[([v.data for v in u.w], u.b.data) for u in layer.neurons] for layer in model.layers]
         w = Workload(X, [float(t) for t in y], model.state_dict(), weights)
         runs = (run_fit_compiled(w), run_floats(w))
-        reps = max(5, min(31, 3000 // n))
+        reps = max(5, min(60, 3000 // n))
         spent: List[List[float]] = [[], []]
         for run in runs:
             run(0)
-        for k in range(1, reps + 1):  # the two take turns, step by step
+        for first in range(1, reps + 1, BLOCK):
             for run, times in zip(runs, spent):
                 gc.collect()
-                start = clock()
-                run(k)
-                times.append(clock() - start)
+                for k in range(first, min(first + BLOCK, reps + 1)):
+                    start = clock()
+                    run(k)
+                    times.append(clock() - start)
         rows.append((n, statistics.median(spent[0]), statistics.median(spent[1])))
     return rows
 
