@@ -662,9 +662,9 @@ def _batch_prologue(names: Sequence[str], in_place: bool, l2: bool) -> List[str]
     lines += [f"{name} = _P[{i}]._data" for i, name in enumerate(names)]
     if not l2:
         return lines + [" = ".join("d_" + name for name in names) + " = 0.0"]
-    # eager: θ.grad = 0.0, then dot(θ, θ)'s backward adds _l2·θ twice: 0.0 + a + a is
-    # a + a, and 0.0 when a is ±0 (0.0 + -0.0 is 0.0)
-    lines += [f"d_{name} = _a + _a if (_a := {name} * _l2) else 0.0" for name in names]
+    # eager: θ.grad = 0.0, then dot(θ, θ)'s backward adds a = _l2·θ twice: (0.0 + a) + a
+    # is (a + a) + 0.0 to the bit (the + 0.0 turns a -0.0 into 0.0 as eager's start does)
+    lines += [f"d_{name} = (_a := {name} * _l2) + _a + 0.0" for name in names]
     lines.append("# Σθ², added left to right from 0.0 as dot's forward adds it")
     lines.append("_sq = 0.0")
     for i in range(0, len(names), 16):
