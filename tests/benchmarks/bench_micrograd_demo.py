@@ -51,7 +51,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nn  # noqa: E402
 import perf_jobs  # noqa: E402
 from autograd import Value, dot  # noqa: E402
-from nn.compiled_step import CompiledStep  # noqa: E402
 from nn.train import _eager_step, _objective  # noqa: E402
 
 SAMPLES, NOISE, SEED = 100, 0.1, 1337
@@ -108,6 +107,8 @@ def run_nn(w: Workload) -> Step:
 def run_fit_compiled(w: Workload) -> Step:
     """(a)'s step traced once by autograd.compile (in the untimed warm-up step), then run
     as generated code: the samples are its inputs, the labels constants."""
+    from nn.compiled_step import CompiledStep  # here: perf_jobs imports this file under older code
+
     model = nn.MLP(2, SIZES, seed=0)
     model.load_state_dict(w.state)
     opt = nn.SGD(model.parameters(), lr=LR_START)
