@@ -51,6 +51,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nn  # noqa: E402
 import perf_jobs  # noqa: E402
 from autograd import Value, dot  # noqa: E402
+from autograd.graph import tape  # noqa: E402
+from autograd.modes import paused_gc  # noqa: E402
 from nn.train import _eager_step, _objective  # noqa: E402
 
 SAMPLES, NOISE, SEED = 100, 0.1, 1337
@@ -332,36 +334,39 @@ RUNNERS = [
 
 
 def phases_nn(w: Workload, steps: int) -> None:
-    """(a)'s step cut into its phases, timed without a profiler (which inflates calls)."""
+    """(a)'s step cut into its phases as ``nn.fit`` runs them (the layers' batch forward and
+    backward under a tape, the graph freed while the collector is paused, then the update),
+    timed without a profiler (which inflates calls)."""
     model = nn.MLP(2, SIZES, seed=0)
     model.load_state_dict(w.state)
     params = model.parameters()
     opt = nn.SGD(params, lr=LR_START)
-    names = ("forward (nn.MLP)", "loss (hinge + L2)", "backward", "update (SGD)", "freeing the graph")
-    spent = {name: [] for name in names}
+    names = ("forward (forward_batch)", "loss (hinge + L2)", "backward (taped)", "freeing the graph",
+             "update (SGD)")
+    spent: Dict[str, List[float]] = {name: [] for name in names}
     clock = time.process_time
     for k in range(steps + 1):
         opt.lr = lr_at(k)
-        gc.disable()
-        t0 = clock()
-        preds = [model(x) for x in w.X]
-        t1 = clock()
-        err = nn.hinge(preds, w.y) + ALPHA * dot(params, params)
-        t2 = clock()
-        opt.zero_grad()
-        err.backward()
-        t3 = clock()
+        with paused_gc():
+            t0 = clock()
+            with tape():
+                preds = model.forward_batch(w.X)
+                t1 = clock()
+                err = nn.hinge(preds, w.y) + ALPHA * dot(params, params)
+                t2 = clock()
+                opt.zero_grad()
+                err.backward()
+                t3 = clock()
+            del preds, err
+            t4 = clock()
         opt.step()
-        t4 = clock()
-        del preds, err
         t5 = clock()
-        gc.enable()
         if k:  # the first step is a warm-up
             for name, t in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
                 spent[name].append(t)
     print(f"\nphases of (a), median CPU time of {steps} steps:")
     for name in names:
-        print(f"  {name:<20} {1000 * statistics.median(spent[name]):7.2f} ms")
+        print(f"  {name:<24} {1000 * statistics.median(spent[name]):7.2f} ms")
 
 
 def profile_nn(w: Workload, steps: int) -> None:
