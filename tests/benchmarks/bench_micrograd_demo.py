@@ -165,6 +165,21 @@ def run_hand(w: Workload) -> Step:
 
 # --- (c) the textbook's formulas on floats: the pure-Python floor ------------------------
 
+def _l2_and_sgd(W: list, B: list, gW: list, gB: list, data_loss: float, k: int) -> float:
+    """The float runners' last part of a step: Err = data loss + α·Σθ², then θ ← θ − η·(g + 2αθ)
+    in place; returns Err."""
+    reg = sum(th * th for Wt in W for row in Wt for th in row) + sum(b * b for Bt in B for b in Bt)
+    loss = data_loss + ALPHA * reg
+    lr, two_alpha = lr_at(k), 2.0 * ALPHA
+    for Wt, gWt, Bt, gBt in zip(W, gW, B, gB):
+        for row, grow in zip(Wt, gWt):
+            for ell, (th, g) in enumerate(zip(row, grow)):
+                row[ell] = th - lr * (g + two_alpha * th)
+        for i, (b, g) in enumerate(zip(Bt, gBt)):
+            Bt[i] = b - lr * (g + two_alpha * b)
+    return loss
+
+
 def run_floats(w: Workload) -> Step:
     """u_i = Σθ_iℓ·o_ℓ + b_i, o_i = relu(u_i); δ_out = ∂Err/∂ŷ (linear output),
     δ_i = [u_i > 0]·Σ_j δ_j·θ_ji; ∂Err/∂θ_iℓ = δ_i·o_ℓ.  Samples with zero hinge
@@ -201,16 +216,7 @@ def run_floats(w: Workload) -> Step:
                 if t:
                     delta = [sum(map(mul, delta, col)) if u > 0.0 else 0.0
                              for col, u in zip(columns[t], us[t - 1])]
-        reg = sum(th * th for Wt in W for row in Wt for th in row) + sum(b * b for Bt in B for b in Bt)
-        loss = data_loss / n + ALPHA * reg
-        lr, two_alpha = lr_at(k), 2.0 * ALPHA
-        for Wt, gWt, Bt, gBt in zip(W, gW, B, gB):
-            for row, grow in zip(Wt, gWt):
-                for ell, (th, g) in enumerate(zip(row, grow)):
-                    row[ell] = th - lr * (g + two_alpha * th)
-            for i, (b, g) in enumerate(zip(Bt, gBt)):
-                Bt[i] = b - lr * (g + two_alpha * b)
-        return loss
+        return _l2_and_sgd(W, B, gW, gB, data_loss / n, k)
 
     return run
 
@@ -250,16 +256,7 @@ def run_floats_per_sample(w: Workload) -> Step:
                 if t:
                     delta = [sum(map(mul, delta, col)) if u > 0.0 else 0.0
                              for col, u in zip(columns[t], us[t - 1])]
-        reg = sum(th * th for Wt in W for row in Wt for th in row) + sum(b * b for Bt in B for b in Bt)
-        loss = data_loss / n + ALPHA * reg
-        lr, two_alpha = lr_at(k), 2.0 * ALPHA
-        for Wt, gWt, Bt, gBt in zip(W, gW, B, gB):
-            for row, grow in zip(Wt, gWt):
-                for ell, (th, g) in enumerate(zip(row, grow)):
-                    row[ell] = th - lr * (g + two_alpha * th)
-            for i, (b, g) in enumerate(zip(Bt, gBt)):
-                Bt[i] = b - lr * (g + two_alpha * b)
-        return loss
+        return _l2_and_sgd(W, B, gW, gB, data_loss / n, k)
 
     return run
 
